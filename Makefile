@@ -1,0 +1,29 @@
+# Each target builds (or refreshes) its own virtualenv in .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: tour test lint bench docs captures clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+tour: $(STAMP)
+	$(BIN)/rawproto tour
+
+lint: $(STAMP)
+	$(BIN)/ruff check rawproto tests benchmarks
+	$(BIN)/mypy rawproto
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
