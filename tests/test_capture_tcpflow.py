@@ -509,3 +509,15 @@ def test_tshark_filters_on_packet_comments(ws_capture: Path) -> None:
         ws_capture, "-Y", 'frame.comment contains "masked"', "-T", "fields", "-e", "websocket.mask"
     )
     assert masked.split() == ["1"]
+
+
+def test_no_records_give_an_empty_but_valid_pcapng(tmp_path: Path) -> None:
+    """RFC 9293 §3.5: no records, no connection; the file still has its header.
+
+    https://www.rfc-editor.org/rfc/rfc9293#section-3.5
+    """
+    assert synthesize([]) == []
+    path = tmp_path / "empty.pcapng"
+    write_pcapng(path, [], comment="nothing happened")
+    assert read_comments(path) == []
+    assert read_file_comment(path) == "nothing happened"
