@@ -1,0 +1,3 @@
+from rawproto.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,352 @@
+"""A WebSocket on asyncio: one reader task, one heartbeat task, nothing clever.
+
+The sans-IO :class:`~rawproto.core.ws.WsSession` decides what bytes mean and
+what must be answered; this class only
+
+* reads chunks and feeds them in (:meth:`WebSocket._reader`),
+* writes what the session returns, including its ``obligations`` (pong, close echo),
+* owns the timers: heartbeat (``ping_interval`` / ``ping_timeout``) and
+  ``close_timeout``,
+* closes TCP in the right order: after the closing handshake the server
+  closes first (RFC 6455 §7.1.1), the client waits for that, then closes too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+from rawproto.aio.stream import Wire
+from rawproto.core import ws
+from rawproto.core.limits import Limits
+from rawproto.core.trace import format_error, format_frame, format_state
+
+
+class ConnectionClosed(Exception):
+    """Raised by ``recv``/``send`` once the WebSocket is closed."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"WebSocket closed: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+
+
+PrintTrace = Callable[[str], None]
+
+
+class WebSocket:
+    """One open WebSocket, client or server side."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        session: ws.WsSession,
+        *,
+        limits: Limits | None = None,
+        trace: PrintTrace | None = None,
+        subprotocol: str | None = None,
+        path: str = "/",
+        ping_payloads: Callable[[], bytes] | None = None,
+    ) -> None:
+        self.wire = wire
+        self.session = session
+        self.limits = limits = limits or Limits()
+        self.subprotocol = subprotocol
+        self.path = path
+        self._trace = trace
+        self._messages: deque[str | bytes] = deque()
+        self._wakeup = asyncio.Event()  # a message arrived, or we closed
+        self._space = asyncio.Event()  # the application took a message
+        self._closed = asyncio.Event()
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        counter = itertools.count()
+        self._ping_payloads = ping_payloads or (lambda: os.urandom(4))
+        self._ping_counter = counter
+        #: round-trip times of answered pings, seconds (heartbeat and ping())
+        self.rtts: list[float] = []
+        self._heartbeat_failing = False
+        self._say(format_state("OPEN"))
+        wire.note("state", "OPEN")
+        self._reader_task = asyncio.create_task(self._reader(), name=f"ws-reader-{wire.conn}")
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        if limits.ping_interval:
+            self._heartbeat_task = asyncio.create_task(
+                self._heartbeat(), name=f"ws-heartbeat-{wire.conn}"
+            )
+
+    # -- what the application sees --
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self._close_reason
+
+    @property
+    def open(self) -> bool:
+        return not self._closed.is_set() and self.session.state is ws.State.OPEN
+
+    async def recv(self) -> str | bytes:
+        """The next complete message; raises :class:`ConnectionClosed` at the end."""
+        while not self._messages:
+            if self._closed.is_set():
+                raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        message = self._messages.popleft()
+        self._space.set()
+        return message
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        while True:
+            try:
+                yield await self.recv()
+            except ConnectionClosed:
+                return
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message in one frame: ``str`` as TEXT, ``bytes`` as BINARY."""
+        if isinstance(message, str):
+            await self.send_frame(ws.Frame("TEXT", message.encode("utf-8")))
+        else:
+            await self.send_frame(ws.Frame("BINARY", bytes(message)))
+
+    async def send_fragments(self, parts: list[str] | list[bytes]) -> None:
+        """Send one message as several frames: first TEXT/BINARY, then CONT (§5.4)."""
+        text = isinstance(parts[0], str)
+        payloads = [p.encode("utf-8") if isinstance(p, str) else p for p in parts]
+        for i, payload in enumerate(payloads):
+            opcode: ws.Opcode = ("TEXT" if text else "BINARY") if i == 0 else "CONT"
+            last = i == len(payloads) - 1
+            await self.send_frame(ws.Frame(opcode, payload, fin=last, text=text))
+
+    async def send_frame(self, frame: ws.Frame) -> None:
+        """Send one frame exactly as given (fragments, pings between them...)."""
+        if self.session.state is not ws.State.OPEN:
+            raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+        data = self.session.send(frame)
+        await self._write(data, frame)
+
+    async def ping(self, payload: bytes | None = None) -> float:
+        """Send a Ping and wait for its Pong; returns the round-trip time in seconds."""
+        payload = payload if payload is not None else self._ping_payloads()
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._pings[payload] = (self.wire.clock(), waiter)
+        await self.send_frame(ws.Frame("PING", payload))
+        return await waiter
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Run the closing handshake (§7.1.2) and close TCP; bounded by close_timeout."""
+        if self.session.state is ws.State.OPEN:
+            frame = self.session.frame_for_close(code, reason)
+            data = self.session.send_close(code, reason)
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._write(data, frame)
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is fully closed, at most close_timeout more."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader_task), self.limits.close_timeout)
+        except TimeoutError:
+            # §7.1.1 lets us give up waiting: drop TCP.
+            self._say(format_error(1006, "close timeout: the peer did not finish closing"))
+            self.wire.note("error", f"close timeout after {self.limits.close_timeout} s")
+            self.wire.abort()
+            self._reader_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader_task
+            self._finish(1006, "close timeout")
+
+    async def abort(self) -> None:
+        """Drop TCP with no closing handshake (fault injection, shutdown)."""
+        self.wire.abort()
+        self._reader_task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._reader_task
+        self._finish(1006, "aborted")
+
+    # -- the machinery --
+
+    def _say(self, line: str) -> None:
+        if self._trace is not None:
+            self._trace(line)
+
+    async def _write(self, data: bytes, frame: ws.Frame | None) -> None:
+        if frame is not None:
+            self._say(
+                format_frame("send", frame.opcode, frame.payload, fin=frame.fin, text=frame.text)
+            )
+        await self.wire.write(data, (frame,) if frame is not None else ())
+
+    async def _owed(self, event: ws.Event) -> None:
+        """Send what the RFC obliges us to send in answer to ``event``."""
+        data = self.session.obligations(event)
+        if not data:
+            return
+        if isinstance(event, ws.Ping):
+            frame = ws.Frame("PONG", event.payload)
+        elif isinstance(event, ws.CloseReceived):
+            frame = self.session.frame_for_close(
+                1000 if event.code == 1005 else event.code, event.reason
+            )
+        else:
+            assert isinstance(event, ws.Failed)
+            frame = self.session.frame_for_close(event.code, event.reason)
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._write(data, frame)
+
+    async def _reader(self) -> None:
+        wire, session = self.wire, self.session
+        try:
+            # Frames that arrived together with the handshake come first.
+            pending = session.receive_data(b"") if session.has_pending else []
+            while True:
+                if pending:
+                    data, events, pending = b"-", pending, []
+                else:
+                    data = await wire.read(self.limits.read_size)
+                    events = session.receive_eof() if not data else session.receive_data(data)
+                    if data:
+                        wire.received(data, tuple(events))
+                for event in events:
+                    await self._handle(event)
+                if not data or session.state is ws.State.CLOSED:
+                    break
+                if self._failed():
+                    # §7.1.7: after failing, stop reading and close TCP.
+                    break
+                while len(self._messages) >= self.limits.max_queue and not self._closed.is_set():
+                    # Backpressure: stop reading until the application catches up;
+                    # TCP's window then slows the sender down.
+                    self._space.clear()
+                    await self._space.wait()
+            await self._close_tcp()
+        except asyncio.CancelledError:
+            raise
+        except (ConnectionError, OSError) as exc:
+            self._finish(1006, f"connection lost: {exc}")
+            wire.abort()
+        finally:
+            failure = session.failure
+            code = session.close_code or (failure.code if failure else 1006)
+            self._finish(code, self._close_reason)
+            if (
+                self._heartbeat_task is not None
+                and self._heartbeat_task is not asyncio.current_task()
+            ) and not self._heartbeat_failing:
+                self._heartbeat_task.cancel()
+            for _, waiter in self._pings.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionClosed(self._close_code or 1006, "closed"))
+                    waiter.exception()  # mark retrieved: nobody may be awaiting it
+
+    def _failed(self) -> bool:
+        return self.session.failure is not None
+
+    async def _handle(self, event: ws.Event) -> None:
+        if isinstance(event, ws.Frame):
+            self._say(
+                format_frame("recv", event.opcode, event.payload, fin=event.fin, text=event.text)
+            )
+        elif isinstance(event, ws.Message):
+            self._messages.append(event.data)
+            self._wakeup.set()
+        elif isinstance(event, ws.Ping):
+            await self._owed(event)
+        elif isinstance(event, ws.Pong):
+            pending = self._pings.pop(bytes(event.payload), None)
+            if pending is not None:
+                sent_at, waiter = pending
+                rtt = self.wire.clock() - sent_at
+                self.rtts.append(rtt)
+                if not waiter.done():
+                    waiter.set_result(rtt)
+            # An unsolicited Pong is allowed and needs no answer (§5.5.3).
+        elif isinstance(event, ws.CloseReceived):
+            self._close_reason = event.reason
+            await self._owed(event)
+        elif isinstance(event, ws.Failed):
+            self._say(format_error(event.code, event.reason))
+            self.wire.note("error", f"{event.code} {event.reason}")
+            self._close_reason = event.reason
+            await self._owed(event)
+        elif isinstance(event, ws.Closed):
+            self._close_reason = event.reason
+
+    async def _close_tcp(self) -> None:
+        """Close TCP in the order RFC 6455 §7.1.1 asks for."""
+        wire = self.wire
+        if self.session.role == "server" or self._failed() or wire.eof_received:
+            # §7.1.1: "the underlying TCP connection, in most normal cases,
+            # SHOULD be closed first by the server"
+            await wire.close()
+            return
+        # The client waits (bounded) for the server's FIN, then closes as well.
+        # §7.1.1: "the client SHOULD wait for the server to close the connection"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.limits.close_timeout):
+                while await wire.read(self.limits.read_size):
+                    pass
+        await wire.close()
+
+    def _finish(self, code: int, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self._close_code = code
+        if not self._close_reason:
+            self._close_reason = reason
+        self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
+        self.wire.note("state", f"CLOSED {code}")
+        self._closed.set()
+        self._wakeup.set()
+        self._space.set()
+
+    async def _heartbeat(self) -> None:
+        """Ping every ping_interval; no Pong within ping_timeout fails the connection.
+
+        This is the essay's "heartbeat that never came": without it, a
+        half-open TCP connection looks exactly like a quiet one.
+        """
+        interval = self.limits.ping_interval or 0.0
+        timeout = self.limits.ping_timeout
+        while self.session.state is ws.State.OPEN:
+            await asyncio.sleep(interval)
+            if self.session.state is not ws.State.OPEN:
+                return
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.ping()
+            except TimeoutError:
+                await self._heartbeat_failed(timeout or 0.0)
+                return
+            except ConnectionClosed:
+                return
+
+    async def _heartbeat_failed(self, timeout: float) -> None:
+        reason = f"keepalive ping timeout: no pong within {timeout:g} s"
+        failed = self.session.fail(1011, reason)
+        self._say(format_error(1011, reason))
+        self.wire.note("error", reason)
+        self._close_reason = reason
+        self._heartbeat_failing = True
+        with contextlib.suppress(TimeoutError):
+            # A blackholed peer reads nothing: do not wait long to tell it.
+            await asyncio.wait_for(self._owed(failed), 1.0)
+        # The peer is not answering: do not wait for its Close, drop TCP.
+        self.wire.abort()
+        self._reader_task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._reader_task
+        self._finish(1011, reason)

@@ -1,0 +1,284 @@
+"""The ``rawproto`` command: argument parsing and printing only, no protocol logic.
+
+Exit status: 0 success, 1 a network or protocol failure, 2 a usage error.
+Every failure is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from rawproto import __version__
+from rawproto.core import limits as L
+from rawproto.core.errors import HandshakeFailed
+from rawproto.core.limits import Limits
+from rawproto.core.trace import WireRecord
+
+
+class CliError(Exception):
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rawproto",
+        description="See HTTP/1.1 and WebSocket on the wire, byte by byte.",
+    )
+    p.add_argument("--version", action="version", version=f"rawproto {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="HTTP + WebSocket echo server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument(
+        "--max-message-size",
+        type=_positive(int),
+        default=L.MAX_MESSAGE_SIZE,
+        metavar="N",
+        help=f"bytes (default {L.MAX_MESSAGE_SIZE}); over it: close 1009",
+    )
+    s.add_argument(
+        "--ping-interval",
+        type=_positive(float),
+        default=L.PING_INTERVAL,
+        metavar="S",
+        help=f"seconds between heartbeat pings (default {L.PING_INTERVAL:g})",
+    )
+    s.add_argument(
+        "--ping-timeout",
+        type=_positive(float),
+        default=L.PING_TIMEOUT,
+        metavar="S",
+        help=f"seconds to wait for a pong (default {L.PING_TIMEOUT:g})",
+    )
+    s.add_argument(
+        "--origin",
+        action="append",
+        metavar="ORIGIN",
+        help="allowed Origin (repeat); others get 403",
+    )
+    s.add_argument("--trace", action="store_true", help="one line per frame")
+
+    g = sub.add_parser("get", help="HTTP GET, like curl -v")
+    g.add_argument("url")
+    g.add_argument("--trace", action="store_true", help="show request and response heads")
+
+    c = sub.add_parser("connect", help="WebSocket client, like wscat")
+    c.add_argument("url")
+    c.add_argument(
+        "--send",
+        action="append",
+        metavar="TEXT",
+        help="send TEXT (repeat), print the replies and close",
+    )
+    c.add_argument("--trace", action="store_true", help="one line per frame")
+    c.add_argument(
+        "--wait",
+        type=_positive(float),
+        default=2.0,
+        metavar="S",
+        help="with --send: seconds to wait for each reply (default 2)",
+    )
+
+    e = sub.add_parser("explain", help="explain bytes given as hex", add_help=False)
+    e.add_argument("rest", nargs=argparse.REMAINDER)
+
+    t = sub.add_parser("tour", help="the narrated walk through both protocols")
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["explain"]:
+        from rawproto.explain.cli import main as explain_main
+
+        status: int = explain_main(args_list[1:])
+        return status
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        if args.command == "get":
+            return asyncio.run(_get(args))
+        if args.command == "connect":
+            return asyncio.run(_connect(args))
+        if args.command == "tour":
+            from rawproto.tour import main as tour_main
+
+            status = tour_main(args.rest)
+            return status
+    except CliError as exc:
+        print(f"rawproto {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _usage_or_network(exc: BaseException) -> CliError:
+    from rawproto.aio.client import UsageError
+
+    if isinstance(exc, UsageError):
+        return CliError(str(exc), 2)
+    if isinstance(exc, HandshakeFailed):
+        return CliError(f"handshake refused: {exc.reason}", 1)
+    if isinstance(exc, TimeoutError):
+        return CliError("timed out", 1)
+    return CliError(str(exc) or type(exc).__name__, 1)
+
+
+# --- serve -------------------------------------------------------------------
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from rawproto.aio.server import ServerOptions, serve
+    from rawproto.app import demo_router
+
+    limits = Limits(
+        max_message_size=args.max_message_size,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+    )
+    trace = (lambda line: print(line, flush=True)) if args.trace else None
+    options = ServerOptions(limits=limits, origins=args.origin, trace=trace)
+    try:
+        server = await serve(demo_router(), args.host, args.port, options)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(
+        f"rawproto serving on http://{args.host}:{server.port}/ "
+        f"(WebSocket: ws://{args.host}:{server.port}/echo) — Ctrl-C to stop",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("shutting down: closing WebSockets with 1001", file=sys.stderr, flush=True)
+    await server.shutdown()
+    return 0
+
+
+# --- get ---------------------------------------------------------------------
+
+
+def _print_head(record: WireRecord) -> None:
+    """curl -v style: the head lines of each HTTP message, prefixed > or <."""
+    if record.kind != "data":
+        return
+    head, sep, _ = record.data.partition(b"\r\n\r\n")
+    if not sep or not head[:1].isalpha():
+        return
+    arrow = ">" if record.direction == "send" else "<"
+    for line in head.decode("latin-1").split("\r\n"):
+        print(f"{arrow} {line}", file=sys.stderr)
+    print(arrow, file=sys.stderr)
+
+
+async def _get(args: argparse.Namespace) -> int:
+    from rawproto.aio.client import request
+
+    try:
+        result = await request(args.url, tap=_print_head if args.trace else None)
+    except Exception as exc:  # every failure becomes one line
+        raise _usage_or_network(exc) from None
+    sys.stdout.buffer.write(result.body)
+    sys.stdout.flush()
+    return 0 if result.status < 400 else 1
+
+
+# --- connect -----------------------------------------------------------------
+
+
+async def _connect(args: argparse.Namespace) -> int:
+    from rawproto.aio.client import connect
+    from rawproto.aio.websocket import ConnectionClosed
+
+    trace = (lambda line: print(line, flush=True)) if args.trace else None
+    try:
+        ws = await connect(args.url, trace=trace)
+    except Exception as exc:
+        raise _usage_or_network(exc) from None
+
+    def show(message: str | bytes) -> None:
+        if not args.trace:
+            print(
+                message if isinstance(message, str) else f"<binary {message.hex(' ')}>", flush=True
+            )
+
+    if args.send:
+        try:
+            for text in args.send:
+                await ws.send(text)
+                async with asyncio.timeout(args.wait):
+                    show(await ws.recv())
+        except TimeoutError:
+            print(f"rawproto connect: no reply within {args.wait:g} s", file=sys.stderr)
+        except ConnectionClosed as exc:
+            raise CliError(f"connection closed: {exc.code} {exc.reason}") from None
+        await ws.close(1000)
+        return 0
+
+    async def printer() -> None:
+        async for message in ws:
+            show(message)
+
+    printing = asyncio.create_task(printer())
+    loop = asyncio.get_running_loop()
+    try:
+        while ws.open:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            line = line.rstrip("\n")
+            try:
+                if line == "/ping":
+                    rtt = await ws.ping()
+                    print(f"pong after {rtt * 1000:.2f} ms", flush=True)
+                elif line.startswith("/close"):
+                    parts = line.split(maxsplit=2)
+                    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1000
+                    await ws.close(code, parts[2] if len(parts) > 2 else "")
+                    break
+                else:
+                    await ws.send(line)
+            except ConnectionClosed:
+                break
+    finally:
+        if ws.open:
+            await ws.close(1000)
+        await printing
+    print(f"closed: {ws.close_code} {ws.close_reason}".rstrip(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

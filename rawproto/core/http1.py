@@ -1,0 +1,196 @@
+"""HTTP/1.1 for both roles, over ``h11.Connection``.
+
+h11 does the parsing and the writing (RFC 9112); :class:`HttpSession` adds
+what a teaching server needs at the edge of it:
+
+* one EOF verb, :meth:`HttpSession.receive_eof`;
+* one place where a protocol failure becomes a status code with a reason
+  (:meth:`HttpSession.error_for`), seeded by h11's ``error_status_hint``;
+* the checks h11 leaves to us: the HTTP version (505), a request-target that
+  alone overflows the head limit (414), and the body size limit (413);
+* small builders for the responses a server sends most.
+
+The HTTP cycle, as h11 models it (both peers' states on each side)::
+
+    client: IDLE → SEND_BODY → DONE → (start_next_cycle) → IDLE ...
+    server: IDLE → SEND_RESPONSE → SEND_BODY → DONE → (start_next_cycle) → IDLE
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import h11
+
+from rawproto.core.errors import HTTP_STATUS, HttpError, status_for
+from rawproto.core.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
+from rawproto.core.trace import Role
+
+RFC9112 = "https://www.rfc-editor.org/rfc/rfc9112"
+
+NEED_DATA = h11.NEED_DATA
+PAUSED = h11.PAUSED
+
+Header = tuple[str, str]
+
+
+class HttpSession:
+    """One endpoint of an HTTP/1.1 connection: bytes in, events and bytes out."""
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        max_head_bytes: int = MAX_HEAD_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.role: Role = role
+        self.h11 = h11.Connection(
+            h11.CLIENT if role == "client" else h11.SERVER,
+            max_incomplete_event_size=max_head_bytes,
+        )
+        self.max_body_bytes = max_body_bytes
+        self._body_bytes = 0
+        self._line_complete = False  # has the start line's CRLF arrived this cycle?
+
+    # -- bytes in --
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the socket."""
+        if b"\n" in data:
+            self._line_complete = True
+        self.h11.receive_data(data)
+
+    def receive_eof(self) -> None:
+        """The peer closed its side (h11 spells EOF as ``b""``)."""
+        self.h11.receive_data(b"")
+
+    def next_event(self) -> Any:
+        """The next h11 event, ``NEED_DATA`` or ``PAUSED``; raises :class:`HttpError`.
+
+        Every failure leaves here as an :class:`HttpError` whose status the
+        server can send as it is.
+        """
+        try:
+            event = self.h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise self.error_for(exc) from None
+        if isinstance(event, h11.Request) and self.role == "server":
+            self._check_request(event)
+        elif isinstance(event, h11.Data):
+            self._body_bytes += len(event.data)
+            if self._body_bytes > self.max_body_bytes:
+                raise HttpError(413, f"the body exceeds {self.max_body_bytes} bytes")
+        return event
+
+    def _check_request(self, request: h11.Request) -> None:
+        # RFC 9110 §6.2: a server answers 505 for a major version it does not
+        # support. h11 accepts any HTTP/x.y, so the check is ours.
+        if request.http_version not in (b"1.0", b"1.1"):
+            raise HttpError(505, f"HTTP/{request.http_version.decode()} is not spoken here")
+        length = request_content_length(request)
+        if length is not None and length > self.max_body_bytes:
+            # RFC 9110 §15.5.14: refuse early, before reading the body.
+            raise HttpError(413, f"Content-Length {length} exceeds {self.max_body_bytes} bytes")
+
+    def error_for(self, exc: h11.ProtocolError) -> HttpError:
+        """Map an h11 protocol error to the status we answer, with a reason."""
+        hint = exc.error_status_hint
+        if hint == 431 and not self._line_complete:
+            # The request line alone overflowed the limit: the target is too long.
+            return HttpError(414, "the request-target is longer than the head limit")
+        return HttpError(status_for(hint).code, str(exc) or status_for(hint).rule)
+
+    # -- bytes out --
+
+    def send(self, event: Any) -> bytes | None:
+        """Encode one h11 event. ``None`` means: close the socket (ConnectionClosed)."""
+        try:
+            data: bytes | None = self.h11.send(event)
+            return data
+        except h11.LocalProtocolError:
+            self.h11.send_failed()
+            raise
+
+    def send_all(self, *events: Any) -> bytes:
+        return b"".join(self.send(e) or b"" for e in events)
+
+    # -- the cycle --
+
+    @property
+    def states(self) -> dict[str, str]:
+        """Both peers' states, as h11 tracks them: ``{"client": "DONE", ...}``."""
+        return {
+            ("client" if role is h11.CLIENT else "server"): state.__name__
+            for role, state in self.h11.states.items()
+        }
+
+    def can_reuse(self) -> bool:
+        """May another request follow on this connection? (RFC 9112 §9.3)"""
+        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+
+    def start_next_cycle(self) -> None:
+        """Reset both sides to IDLE for the next request (keep-alive)."""
+        self.h11.start_next_cycle()
+        self._body_bytes = 0
+        self._line_complete = False
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes after a protocol switch: the first WebSocket frames."""
+        return bytes(self.h11.trailing_data[0])
+
+
+def reason_phrase(status: int) -> bytes:
+    """``200`` → ``b"OK"``. h11 leaves the reason empty; RFC 9112 §4 allows
+    that, but a learner reading the bytes deserves the words."""
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+def request_content_length(message: h11.Request | h11.Response) -> int | None:
+    for name, value in message.headers:
+        if name == b"content-length":
+            return int(value)
+    return None
+
+
+def response(
+    status: int,
+    body: bytes = b"",
+    *,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Sequence[Header] = (),
+    head: bool = False,
+) -> list[Any]:
+    """The h11 events of a complete response with a Content-Length body.
+
+    For a HEAD request (``head=True``) the headers still announce the length
+    of the body a GET would get, but no body is sent (RFC 9110 §9.3.2).
+    """
+    all_headers: list[Header] = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        *headers,
+    ]
+    events: list[Any] = [
+        h11.Response(status_code=status, headers=all_headers, reason=reason_phrase(status))
+    ]
+    if body and not head:
+        events.append(h11.Data(data=body))
+    events.append(h11.EndOfMessage())
+    return events
+
+
+def error_response(error: HttpError, *, close: bool = True) -> list[Any]:
+    """The response for an :class:`HttpError`: status, reason, and the rule in the body."""
+    row = HTTP_STATUS[error.status]
+    body = f"{error.status} {row.phrase}: {error.detail}\n{row.link}\n".encode()
+    headers: list[Header] = list(error.headers)
+    if close:
+        headers.append(("Connection", "close"))
+    return response(error.status, body, headers=headers)
