@@ -334,8 +334,8 @@ def _explain(
 
     if length:
         if opcode == 0x8 and close_code is not None:
-            fields.append(Field("close code", body_at, body_at + 2, str(close_code),
-                                f"{close_name}: {close_meaning}"))
+            fields.append(Field("close code", body_at, body_at + 2,
+                                f"{close_code} ({close_name})", close_meaning or ""))
             if len(payload) > 2:
                 fields.append(Field("close reason", body_at + 2, len(raw),
                                     repr(close_reason), "UTF-8 reason for humans"))

@@ -269,7 +269,8 @@ class ExplainedBody:
 
     def trace_line(self, direction: Direction) -> str:
         arrow = SENT if direction == "send" else RECEIVED
-        how = f", {len(self.chunks)} chunks" if self.framing.kind == "chunked" else ""
+        sized = sum(1 for c in self.chunks if not c.last)
+        how = f", {sized} chunks" if self.framing.kind == "chunked" else ""
         return f"{arrow} body{how} [{len(self.data)} bytes]"
 
 
