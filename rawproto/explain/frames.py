@@ -342,7 +342,8 @@ def _explain(
         else:
             shown = repr(text) if text is not None else _short_hex(payload)
             fields.append(Field("payload", body_at, len(raw), shown,
-                                f"{length} bytes" + (", masked" if masked else "")))
+                                f"{length} byte{'s' if length != 1 else ''}"
+                                + (", masked" if masked else "")))
 
     frame = ExplainedFrame(
         raw=raw, offset=offset, sender=sender, fin=fin,
