@@ -820,13 +820,21 @@ class HttpStream:
 
 
 def explain_http(data: bytes, *, request_method: str | None = None) -> list[HttpItem]:
-    """Explain every message in ``data``, as if the connection then closed."""
+    """Explain every message in ``data``, as if the connection then closed.
+
+    A message cut off at the end becomes an :class:`Unparsed` item saying
+    what it still needed.
+    """
     stream = HttpStream()
     if request_method:
         stream.expect_response_to(request_method)
     items = stream.feed(data)
     if not stream.switched and not stream.paused:
-        items += stream.feed_eof()
+        try:
+            items += stream.feed_eof()
+        except Truncated as exc:
+            rest = stream._reader.read_available()
+            items.append(Unparsed(len(data) - len(rest), rest, f"truncated: {exc}"))
     return items
 
 
