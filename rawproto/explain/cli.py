@@ -87,11 +87,11 @@ def main(argv: list[str], *, stdin: TextIO | None = None,
     if sender is None:
         if args.http:
             sender = "server" if data.startswith(b"HTTP/") else "client"
-            assumed = f"{sender} (a {'response' if sender == 'server' else 'request'})"
+            assumed = f"{sender}: it is a {'response' if sender == 'server' else 'request'}"
         else:
             masked = len(data) > 1 and bool(data[1] & 0x80)
             sender = "client" if masked else "server"
-            assumed = f"{sender} (the first frame is {'masked' if masked else 'not masked'})"
+            assumed = f"{sender}: the first frame is {'masked' if masked else 'not masked'}"
     # One record as the receiving endpoint saw it, then the end of the stream.
     receiver: Role = "server" if sender == "client" else "client"
     record = WireRecord(conn=0, role=receiver, direction="recv", kind="data", data=data)
@@ -104,7 +104,7 @@ def main(argv: list[str], *, stdin: TextIO | None = None,
     else:
         lines = explained(result, color=use_color(stdout))
         if assumed:
-            lines.insert(0, f"(assuming the bytes come from the {assumed}; use --from to say)")
+            lines.insert(0, f"(assumed from the {assumed}; --from to change)")
     for line in lines:
         print(line, file=stdout)
     if needs:
