@@ -34,9 +34,7 @@ def _client(port: int, path: str = "/echo", **kwargs: object):  # type: ignore[n
     """A websockets sync client: no proxy from the environment, no compression."""
     kwargs.setdefault("open_timeout", WAIT)
     kwargs.setdefault("close_timeout", WAIT)
-    return ws_connect(
-        f"ws://127.0.0.1:{port}{path}", proxy=None, compression=None, **kwargs
-    )
+    return ws_connect(f"ws://127.0.0.1:{port}{path}", proxy=None, compression=None, **kwargs)
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
