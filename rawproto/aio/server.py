@@ -23,7 +23,7 @@ from typing import Any
 import h11
 
 from rawproto.aio.stream import Wire
-from rawproto.aio.websocket import PrintTrace, WebSocket
+from rawproto.aio.websocket import ConnectionClosed, PrintTrace, WebSocket
 from rawproto.core import handshake
 from rawproto.core.errors import HandshakeRejected, HttpError
 from rawproto.core.http1 import HttpSession, error_response, reason_phrase, response
@@ -370,7 +370,8 @@ class Server:
             events = error_response(error)
             await wire.write(http.send_all(*events), tuple(events))
         except (h11.LocalProtocolError, ConnectionError, OSError):
-            pass
+            return
+        await wire.linger_close()
 
     async def _upgrade(
         self, wire: Wire, http: HttpSession, request: h11.Request, handler: WsHandler
@@ -410,6 +411,8 @@ class Server:
             await handler(sock)
             if sock.open:
                 await sock.close(1000)
+        except ConnectionClosed:
+            pass  # the peer closed while the handler waited: not an error
         except Exception:
             log.exception("WebSocket handler for %s failed", accepted.path)
             # §7.4.1: 1011 "encountered an unexpected condition"

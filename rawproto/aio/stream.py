@@ -56,6 +56,7 @@ class Wire:
         self.bytes_in = 0
         self.bytes_out = 0
         self.eof_received = False
+        self._eof_sent = False
         sock = cast(socket.socket | None, writer.get_extra_info("socket"))
         if sock is not None:
             # Small frames should leave at once, not wait for Nagle's algorithm.
@@ -134,11 +135,31 @@ class Wire:
     async def close(self, timeout: float = 1.0) -> None:
         """Close our side (FIN) and release the socket."""
         if not self.writer.is_closing():
-            self.record("send", "eof")
+            if not self._eof_sent:
+                self.record("send", "eof")
             self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), timeout)
         self.record("send", "close")
+
+    async def linger_close(self, timeout: float = 1.0, max_bytes: int = 1 << 20) -> None:
+        """Half-close, discard what the peer still sends, then close.
+
+        RFC 9112 §9.6: closing at once while the client is still sending can
+        make the kernel answer with RST, and the client may never read our
+        error response. So: send FIN first, drain (bounded), then close.
+        """
+        if not self.writer.is_closing() and self.writer.can_write_eof():
+            self.record("send", "eof")
+            self._eof_sent = True
+            with contextlib.suppress(OSError):
+                self.writer.write_eof()
+            with contextlib.suppress(TimeoutError, OSError):
+                async with asyncio.timeout(timeout):
+                    drained = 0
+                    while drained < max_bytes and (chunk := await self.reader.read(65536)):
+                        drained += len(chunk)
+        await self.close()
 
     def abort(self) -> None:
         """Drop the connection at once (RST), e.g. after a timeout."""

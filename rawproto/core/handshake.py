@@ -217,7 +217,12 @@ def check_upgrade(
     # field indicating the version(s) the server is capable of understanding".
     if _single(headers, b"sec-websocket-version") != VERSION:
         got = b", ".join(header_values(headers, b"sec-websocket-version")).decode("latin-1")
-        raise _reject(VERSION_IS_13, f"got {got or 'none'}", [("Sec-WebSocket-Version", VERSION)])
+        # RFC 9110 §15.5.22: a 426 "MUST send an Upgrade header field".
+        raise _reject(
+            VERSION_IS_13,
+            f"got {got or 'none'}",
+            [("Sec-WebSocket-Version", VERSION), ("Upgrade", "websocket")],
+        )
     # §4.2.2: "If the server does not wish to accept this connection, it MUST
     # return an appropriate HTTP error code (e.g., 403 Forbidden)".
     if origins is not None:
@@ -301,6 +306,9 @@ class ClientHandshake:
         ``b""`` means EOF. Raises :class:`HandshakeFailed` with a clear reason
         when the server refuses or answers something that is not a valid 101.
         """
+        if not data:
+            # httpcore's wording: clearer than h11's state-machine complaint.
+            raise HandshakeFailed("the server closed the connection before answering")
         self.h11.receive_data(data)
         try:
             event = self.h11.next_event()
@@ -308,8 +316,6 @@ class ClientHandshake:
             raise HandshakeFailed(f"the server's answer is not valid HTTP: {exc}") from None
         if event is h11.NEED_DATA:
             return None
-        if isinstance(event, h11.ConnectionClosed):
-            raise HandshakeFailed("the server closed the connection before answering")
         if isinstance(event, h11.Response):
             self.response = event
             raise HandshakeFailed(

@@ -51,6 +51,7 @@ class HttpSession:
             h11.CLIENT if role == "client" else h11.SERVER,
             max_incomplete_event_size=max_head_bytes,
         )
+        self.max_head_bytes = max_head_bytes
         self.max_body_bytes = max_body_bytes
         self._body_bytes = 0
         self._line_complete = False  # has the start line's CRLF arrived this cycle?
@@ -86,6 +87,12 @@ class HttpSession:
         return event
 
     def _check_request(self, request: h11.Request) -> None:
+        # h11 enforces max_incomplete_event_size only while a head is still
+        # incomplete; a head that arrives whole in one read is measured here.
+        if len(request.target) > self.max_head_bytes:
+            raise HttpError(414, f"the request-target is over {self.max_head_bytes} bytes")
+        if head_size(request) > self.max_head_bytes:
+            raise HttpError(431, f"the request head is over {self.max_head_bytes} bytes")
         # RFC 9110 §6.2: a server answers 505 for a major version it does not
         # support. h11 accepts any HTTP/x.y, so the check is ours.
         if request.http_version not in (b"1.0", b"1.1"):
@@ -150,6 +157,12 @@ def reason_phrase(status: int) -> bytes:
         return HTTPStatus(status).phrase.encode("ascii")
     except ValueError:
         return b""
+
+
+def head_size(request: h11.Request) -> int:
+    """The size of a request head as sent, give or take optional whitespace."""
+    line = len(request.method) + 1 + len(request.target) + 1 + 8 + 2
+    return line + sum(len(k) + 2 + len(v) + 2 for k, v in request.headers) + 2
 
 
 def request_content_length(message: h11.Request | h11.Response) -> int | None:
