@@ -346,3 +346,15 @@ def test_missing_connection_upgrade_is_400_6455_4_2_1(port: int) -> None:
     status, _, body = head_and_body(r.stdout)
     assert status == 400
     assert b"Connection header contains 'upgrade'" in body
+
+
+def test_413_reason_phrase_is_rfc_9110_name_15_5_14() -> None:
+    """RFC 9110 §15.5.14 renamed 413 "Content Too Large" (and §15.5.15 414 "URI Too
+    Long"); the status line should say the same as rawproto's own table and body,
+    on every Python version (``http.HTTPStatus`` says "Request Entity Too Large"
+    before Python 3.13)."""
+    options = ServerOptions(limits=Limits(max_body_bytes=1000))
+    with rawproto_server(router(), options) as port:
+        r = curl("-i", "--data-binary", "@-", f"http://127.0.0.1:{port}/upload", stdin=b"z" * 5000)
+    first_line = r.stdout.split(b"\r\n", 1)[0]
+    assert first_line == b"HTTP/1.1 413 Content Too Large", r.stdout
