@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from helpers_server import rawproto_server, websockets_server
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 import rawproto.aio
@@ -26,21 +29,26 @@ from rawproto.core.limits import Limits
 from rawproto.core.trace import Recorder
 from rawproto.core.ws import Frame
 
+T = TypeVar("T")
+
 #: Seconds any single wait in these tests may take.
 WAIT = 5.0
 
 
-def _client(port: int, path: str = "/echo", **kwargs: object):  # type: ignore[no-untyped-def]
+def _client(port: int, path: str = "/echo", **kwargs: Any) -> ClientConnection:
     """A websockets sync client: no proxy from the environment, no compression."""
     kwargs.setdefault("open_timeout", WAIT)
     kwargs.setdefault("close_timeout", WAIT)
-    return ws_connect(f"ws://127.0.0.1:{port}{path}", proxy=None, compression=None, **kwargs)
+    ws: ClientConnection = ws_connect(
+        f"ws://127.0.0.1:{port}{path}", proxy=None, compression=None, **kwargs
+    )
+    return ws
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine with an overall bound, so a hang fails instead of waiting forever."""
 
-    async def bounded():  # type: ignore[no-untyped-def]
+    async def bounded() -> T:
         async with asyncio.timeout(30):
             return await coro
 
@@ -151,7 +159,7 @@ def test_server_answers_ping_between_fragments_5_4() -> None:
     """RFC 6455 §5.4: control frames MAY be injected in the middle of a fragmented message."""
     with rawproto_server() as port, _client(port) as ws:
 
-        def parts():  # type: ignore[no-untyped-def]
+        def parts() -> Iterator[str]:
             yield "first "
             pong = ws.ping(b"mid")
             yield "second"
