@@ -39,6 +39,12 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return convert
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rawproto",
@@ -49,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="HTTP + WebSocket echo server")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     s.add_argument(
         "--max-message-size",
         type=_positive(int),
@@ -110,11 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # These commands parse their own options.
     if args_list[:1] == ["explain"]:
         from rawproto.explain.cli import main as explain_main
 
         status: int = explain_main(args_list[1:])
         return status
+    if args_list[:1] == ["tour"]:
+        from rawproto.tour import main as tour_main
+
+        return tour_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:
@@ -127,11 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_get(args))
         if args.command == "connect":
             return asyncio.run(_connect(args))
-        if args.command == "tour":
-            from rawproto.tour import main as tour_main
-
-            status = tour_main(args.rest)
-            return status
     except CliError as exc:
         print(f"rawproto {args.command}: {exc}", file=sys.stderr)
         return exc.status
@@ -212,7 +218,10 @@ async def _get(args: argparse.Namespace) -> int:
         raise _usage_or_network(exc) from None
     sys.stdout.buffer.write(result.body)
     sys.stdout.flush()
-    return 0 if result.status < 400 else 1
+    if result.status >= 400:
+        print(f"rawproto get: the server answered {result.status} {result.reason}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # --- connect -----------------------------------------------------------------

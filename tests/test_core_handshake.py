@@ -29,8 +29,9 @@ def parse(raw: bytes) -> tuple[HttpSession, h11.Request]:
     return http, event
 
 
-def request_bytes(method: str = "GET", headers: list[tuple[str, str]] = GOOD,
-                  version: str = "1.1") -> bytes:
+def request_bytes(
+    method: str = "GET", headers: list[tuple[str, str]] = GOOD, version: str = "1.1"
+) -> bytes:
     lines = [f"{method} /echo HTTP/{version}"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
@@ -81,23 +82,54 @@ REJECTIONS = [
     # (what we break, request bytes, status, rule, required header)
     ("method", request_bytes(method="POST"), 405, handshake.METHOD_IS_GET, ("allow", "GET")),
     ("version", request_bytes(version="1.0"), 400, handshake.VERSION_IS_HTTP_1_1, None),
-    ("upgrade", request_bytes(headers=replace("Upgrade", "h2c")), 426,
-     handshake.UPGRADE_IS_WEBSOCKET, ("upgrade", "websocket")),
-    ("connection", request_bytes(headers=replace("Connection", "keep-alive")), 400,
-     handshake.CONNECTION_HAS_UPGRADE, None),
-    ("key missing", request_bytes(headers=replace("Sec-WebSocket-Key", None)), 400,
-     handshake.KEY_IS_16_BYTES, None),
-    ("key not base64", request_bytes(headers=replace("Sec-WebSocket-Key", "not base64!")), 400,
-     handshake.KEY_IS_16_BYTES, None),
-    ("key 15 bytes", request_bytes(headers=replace("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA")),
-     400, handshake.KEY_IS_16_BYTES, None),
-    ("version 8", request_bytes(headers=replace("Sec-WebSocket-Version", "8")), 426,
-     handshake.VERSION_IS_13, ("sec-websocket-version", "13")),
+    (
+        "upgrade",
+        request_bytes(headers=replace("Upgrade", "h2c")),
+        426,
+        handshake.UPGRADE_IS_WEBSOCKET,
+        ("upgrade", "websocket"),
+    ),
+    (
+        "connection",
+        request_bytes(headers=replace("Connection", "keep-alive")),
+        400,
+        handshake.CONNECTION_HAS_UPGRADE,
+        None,
+    ),
+    (
+        "key missing",
+        request_bytes(headers=replace("Sec-WebSocket-Key", None)),
+        400,
+        handshake.KEY_IS_16_BYTES,
+        None,
+    ),
+    (
+        "key not base64",
+        request_bytes(headers=replace("Sec-WebSocket-Key", "not base64!")),
+        400,
+        handshake.KEY_IS_16_BYTES,
+        None,
+    ),
+    (
+        "key 15 bytes",
+        request_bytes(headers=replace("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA")),
+        400,
+        handshake.KEY_IS_16_BYTES,
+        None,
+    ),
+    (
+        "version 8",
+        request_bytes(headers=replace("Sec-WebSocket-Version", "8")),
+        426,
+        handshake.VERSION_IS_13,
+        ("sec-websocket-version", "13"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("broken", "raw", "status", "rule", "required"), REJECTIONS,
-                         ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("broken", "raw", "status", "rule", "required"), REJECTIONS, ids=[r[0] for r in REJECTIONS]
+)
 def test_server_rejects_each_broken_rule_4_2_1(broken, raw, status, rule, required) -> None:
     """RFC 6455 §4.2.1: "If the server ... finds that the client handshake does not
     meet these requirements, it MUST stop processing and return an HTTP response
@@ -149,7 +181,7 @@ def test_server_hands_a_frame_sent_with_the_request_to_the_frame_layer_4_2_2() -
     assert http.trailing_data == vectors.MASKED_HELLO
     ws = WsSession("server", trailing_data=http.trailing_data)
     events = ws.receive_data(b"")
-    assert [e for e in events if type(e).__name__ == "Message"][0].data == "Hello"
+    assert next(e for e in events if type(e).__name__ == "Message").data == "Hello"
 
 
 def client_and_reply(reply: bytes) -> handshake.ClientHandshake:
@@ -165,10 +197,16 @@ def test_client_request_carries_every_required_header_4_1() -> None:
     assert handshake.check_upgrade(req).accept == vectors.ACCEPT
 
 
-def good_101(accept: str = vectors.ACCEPT, upgrade: str = "websocket",
-             connection: str = "Upgrade", extra: str = "") -> bytes:
-    return (f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {upgrade}\r\n"
-            f"Connection: {connection}\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n").encode()
+def good_101(
+    accept: str = vectors.ACCEPT,
+    upgrade: str = "websocket",
+    connection: str = "Upgrade",
+    extra: str = "",
+) -> bytes:
+    return (
+        f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {upgrade}\r\n"
+        f"Connection: {connection}\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n"
+    ).encode()
 
 
 def test_client_accepts_a_correct_101_and_keeps_trailing_frames_4_1() -> None:
@@ -188,15 +226,19 @@ def test_client_waits_for_the_whole_101_fed_byte_by_byte_4_1() -> None:
     assert hs.receive_data(reply[-1:]) is not None
 
 
-@pytest.mark.parametrize(("reply", "reason"), [
-    (good_101(accept="AAAAAAAAAAAAAAAAAAAAAAAAAAA="), "Sec-WebSocket-Accept"),
-    (good_101(upgrade="h2c"), "Upgrade"),
-    (good_101(connection="keep-alive"), "Connection"),
-    (good_101(extra="Sec-WebSocket-Protocol: chat\r\n"), "subprotocol"),
-    (good_101(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n"), "extension"),
-    (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "403"),
-    (b"garbage\r\n\r\n", "not valid HTTP"),
-], ids=["accept", "upgrade", "connection", "subprotocol", "extension", "status", "garbage"])
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (good_101(accept="AAAAAAAAAAAAAAAAAAAAAAAAAAA="), "Sec-WebSocket-Accept"),
+        (good_101(upgrade="h2c"), "Upgrade"),
+        (good_101(connection="keep-alive"), "Connection"),
+        (good_101(extra="Sec-WebSocket-Protocol: chat\r\n"), "subprotocol"),
+        (good_101(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n"), "extension"),
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "403"),
+        (b"garbage\r\n\r\n", "not valid HTTP"),
+    ],
+    ids=["accept", "upgrade", "connection", "subprotocol", "extension", "status", "garbage"],
+)
 def test_client_fails_a_bad_answer_with_a_clear_reason_4_1(reply: bytes, reason: str) -> None:
     """RFC 6455 §4.1: the client MUST _Fail the WebSocket Connection_ when the
     status is not 101, Upgrade/Connection are wrong, the accept value does not

@@ -52,8 +52,10 @@ def test_server_closes_after_connection_close_9112_9_6() -> None:
 
 def test_server_reads_a_chunked_body_9112_7_1() -> None:
     """RFC 9112 §7.1: chunked transfer coding — size in hex, CRLF, data, CRLF, 0."""
-    raw = (b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-           b"5\r\nHello\r\n6\r\n World\r\n0\r\n\r\n")
+    raw = (
+        b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nHello\r\n6\r\n World\r\n0\r\n\r\n"
+    )
     events = server_events(raw)
     assert b"".join(e.data for e in events if isinstance(e, h11.Data)) == b"Hello World"
 
@@ -63,8 +65,9 @@ def test_server_writes_a_chunked_body_when_the_length_is_unknown_9112_7_1() -> N
     http = HttpSession("server")
     http.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     http.next_event(), http.next_event()
-    wire = http.send_all(h11.Response(status_code=200, headers=[]), h11.Data(data=b"Hello"),
-                         h11.EndOfMessage())
+    wire = http.send_all(
+        h11.Response(status_code=200, headers=[]), h11.Data(data=b"Hello"), h11.EndOfMessage()
+    )
     assert b"Transfer-Encoding: chunked" in wire and wire.endswith(b"5\r\nHello\r\n0\r\n\r\n")
 
 
@@ -82,8 +85,9 @@ def test_server_sends_no_body_to_head_9110_9_3_2() -> None:
 def test_server_sees_expect_100_continue_9110_10_1_1() -> None:
     """RFC 9110 §10.1.1: a client with "Expect: 100-continue" waits for a 100."""
     http = HttpSession("server")
-    http.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                      b"Expect: 100-continue\r\n\r\n")
+    http.receive_data(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+    )
     http.next_event()
     assert http.h11.they_are_waiting_for_100_continue
     wire = http.send(h11.InformationalResponse(status_code=100, headers=[]))
@@ -102,8 +106,7 @@ ERRORS = [
     (b"GET / HTTP/1.1\r\n\r\n", 400, {}),  # no Host (RFC 9112 §3.2)
     (b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n", 400, {}),
     (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400, {}),  # a TLS ClientHello
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 413,
-     {"max_body_bytes": 1000}),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 413, {"max_body_bytes": 1000}),
     (b"GET /" + b"a" * 20000, 414, {}),
     (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: y\r\n" * 3000, 431, {}),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, {}),
@@ -111,8 +114,11 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "status", "kw"), ERRORS,
-                         ids=["no-host", "bad-header", "tls", "413", "414", "431", "501", "505"])
+@pytest.mark.parametrize(
+    ("raw", "status", "kw"),
+    ERRORS,
+    ids=["no-host", "bad-header", "tls", "413", "414", "431", "501", "505"],
+)
 def test_server_maps_each_protocol_error_to_its_status(raw: bytes, status: int, kw) -> None:
     """One table (rawproto.core.errors.HTTP_STATUS) turns every failure into a status
     and a reason; h11's error_status_hint seeds it (400, 431, 501)."""
@@ -133,9 +139,15 @@ def test_error_response_names_the_rule_and_closes_9110_15() -> None:
 def test_client_and_server_agree_byte_for_byte_9112() -> None:
     """Two h11 peers: what the client writes, the server parses, and back."""
     client, server = HttpSession("client"), HttpSession("server")
-    server.receive_data(client.send_all(
-        h11.Request(method="POST", target="/x", headers=[("Host", "a"), ("Content-Length", "2")]),
-        h11.Data(data=b"hi"), h11.EndOfMessage()))
+    server.receive_data(
+        client.send_all(
+            h11.Request(
+                method="POST", target="/x", headers=[("Host", "a"), ("Content-Length", "2")]
+            ),
+            h11.Data(data=b"hi"),
+            h11.EndOfMessage(),
+        )
+    )
     req, data, end = server.next_event(), server.next_event(), server.next_event()
     assert (req.method, data.data, type(end)) == (b"POST", b"hi", h11.EndOfMessage)
     client.receive_data(server.send_all(*response(201, b"ok")))

@@ -104,13 +104,16 @@ def test_server_receives_an_unsolicited_pong_without_answering_5_5_3() -> None:
     assert ws.state is State.OPEN
 
 
-@pytest.mark.parametrize(("size", "head"), [
-    (125, bytes([0x82, 125])),
-    (126, bytes([0x82, 126, 0, 126])),
-    (256, vectors.BINARY_256_HEAD),
-    (65535, bytes([0x82, 126, 0xFF, 0xFF])),
-    (65536, vectors.BINARY_64K_HEAD),
-])
+@pytest.mark.parametrize(
+    ("size", "head"),
+    [
+        (125, bytes([0x82, 125])),
+        (126, bytes([0x82, 126, 0, 126])),
+        (256, vectors.BINARY_256_HEAD),
+        (65535, bytes([0x82, 126, 0xFF, 0xFF])),
+        (65536, vectors.BINARY_64K_HEAD),
+    ],
+)
 def test_server_uses_the_minimal_length_encoding_5_2(size: int, head: bytes) -> None:
     """RFC 6455 §5.2: 7-bit up to 125, 16-bit up to 65535, else 64-bit; "the minimal
     number of bytes MUST be used to encode the length"."""
@@ -139,7 +142,10 @@ def test_server_decodes_several_frames_from_one_read_5_2() -> None:
     events = server().receive_data(chunk)
     assert messages(events) == ["one", "two"]
     assert [type(e).__name__ for e in events if not isinstance(e, Frame)] == [
-        "Message", "Ping", "Message"]
+        "Message",
+        "Ping",
+        "Message",
+    ]
 
 
 def test_client_handles_a_ping_between_fragments_5_4() -> None:
@@ -166,7 +172,9 @@ def test_server_fails_an_unmasked_client_frame_with_1002_5_1() -> None:
     events = ws.receive_data(vectors.UNMASKED_HELLO)
     assert failed(events).code == 1002
     close = ws.obligations(failed(events))
-    assert close[:2] == b"\x88" + bytes([len(close) - 2]) and close[2:4] == (1002).to_bytes(2, "big")
+    assert close[:2] == b"\x88" + bytes([len(close) - 2]) and close[2:4] == (1002).to_bytes(
+        2, "big"
+    )
     # §7.1.7: no more processing of the peer's data once failing.
     assert ws.receive_data(vectors.MASKED_HELLO) == []
 
@@ -177,16 +185,27 @@ def test_client_fails_a_masked_server_frame_with_1002_5_1() -> None:
     assert failed(client().receive_data(vectors.MASKED_HELLO)).code == 1002
 
 
-@pytest.mark.parametrize(("frame", "why"), [
-    (masked_frame(0x83, b"x"), "reserved opcode 0x3 (§5.2)"),
-    (masked_frame(0xC1, b"x"), "RSV1 set with no extension (§5.2)"),
-    (masked_frame(0x09, b"x"), "fragmented Ping (§5.5)"),
-    (bytes([0x89, 0xFE, 0, 126]) + vectors.MASK + bytes(126), "Ping of 126 bytes (§5.5)"),
-    (masked_frame(0x80, b"lo"), "continuation with no message (§5.4)"),
-    (masked_frame(0x88, b"\x03"), "close payload of 1 byte (§5.5.1)"),
-    (masked_frame(0x88, (999).to_bytes(2, "big")), "close code 999 (§7.4.2)"),
-], ids=["opcode", "rsv1", "fragmented-ping", "long-ping", "orphan-cont", "close-1-byte",
-        "close-999"])
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (masked_frame(0x83, b"x"), "reserved opcode 0x3 (§5.2)"),
+        (masked_frame(0xC1, b"x"), "RSV1 set with no extension (§5.2)"),
+        (masked_frame(0x09, b"x"), "fragmented Ping (§5.5)"),
+        (bytes([0x89, 0xFE, 0, 126]) + vectors.MASK + bytes(126), "Ping of 126 bytes (§5.5)"),
+        (masked_frame(0x80, b"lo"), "continuation with no message (§5.4)"),
+        (masked_frame(0x88, b"\x03"), "close payload of 1 byte (§5.5.1)"),
+        (masked_frame(0x88, (999).to_bytes(2, "big")), "close code 999 (§7.4.2)"),
+    ],
+    ids=[
+        "opcode",
+        "rsv1",
+        "fragmented-ping",
+        "long-ping",
+        "orphan-cont",
+        "close-1-byte",
+        "close-999",
+    ],
+)
 def test_server_fails_a_protocol_violation_with_1002(frame: bytes, why: str) -> None:
     """RFC 6455 §7.4.1: 1002 "indicates that an endpoint is terminating the
     connection due to a protocol error" — here: {why}."""
@@ -211,7 +230,13 @@ def test_server_fails_a_message_over_the_limit_with_1009_7_4_1() -> None:
     """RFC 6455 §7.4.1: 1009 "a message that is too big for it to process". The
     limit counts all fragments of a message together (wsproto has none)."""
     ws = server(max_message_size=10)
-    events = ws.receive_data(masked_frame(0x02, b"123456", ) + masked_frame(0x80, b"789012"))
+    events = ws.receive_data(
+        masked_frame(
+            0x02,
+            b"123456",
+        )
+        + masked_frame(0x80, b"789012")
+    )
     assert failed(events).code == 1009
     assert messages(events) == []
 

@@ -57,9 +57,11 @@ def parse_url(url: str, schemes: Sequence[str]) -> Url:
     if not parts.hostname:
         raise UsageError(f"{url}: no host in the URL")
     try:
-        port = parts.port or 80
+        port = parts.port if parts.port is not None else 80
     except ValueError:
-        raise UsageError(f"{url}: the port is not a number from 0 to 65535") from None
+        raise UsageError(f"{url}: the port is not a number from 1 to 65535") from None
+    if port == 0:
+        raise UsageError(f"{url}: port 0 cannot be connected to (use 1 to 65535)")
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -95,6 +97,7 @@ async def connect(
     subprotocols: Sequence[str] = (),
     ping_payloads: Callable[[], bytes] | None = None,
     conn_id: int | None = None,
+    host_header: str | None = None,
 ) -> WebSocket:
     """Open a WebSocket: TCP connect, Upgrade request, check the 101, go.
 
@@ -107,7 +110,7 @@ async def connect(
     reader, writer = await _open(where, limits)
     wire = Wire(reader, writer, "client", tap=tap, clock=clock, conn_id=conn_id)
     hs = ClientHandshake(
-        where.authority,
+        host_header or where.authority,
         where.target,
         key=key,
         origin=origin,
@@ -174,8 +177,10 @@ class HttpConnection:
         tap: Tap | None = None,
         clock: Clock = default_clock,
         conn_id: int | None = None,
+        host_header: str | None = None,
     ) -> None:
         self.url = parse_url(url, ("http",))
+        self.host_header = host_header or self.url.authority
         self.limits = limits or Limits()
         self.tap = tap
         self.clock = clock
@@ -223,7 +228,7 @@ class HttpConnection:
         elif self.requests:
             raise ConnectionError("the server closed this connection; open a new one")
         self.requests += 1
-        all_headers = [("Host", self.url.authority), ("User-Agent", "rawproto"), *headers]
+        all_headers = [("Host", self.host_header), ("User-Agent", "rawproto"), *headers]
         if body is not None and not chunked:
             all_headers.append(("Content-Length", str(len(body))))
         elif chunked:

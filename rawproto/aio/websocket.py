@@ -158,7 +158,7 @@ class WebSocket:
     async def wait_closed(self) -> None:
         """Wait until the connection is fully closed, at most close_timeout more."""
         try:
-            await asyncio.wait_for(asyncio.shield(self._reader_task), self.limits.close_timeout)
+            await asyncio.wait_for(self._closed.wait(), self.limits.close_timeout)
         except TimeoutError:
             # §7.1.1 lets us give up waiting: drop TCP.
             self._say(format_error(1006, "close timeout: the peer did not finish closing"))

@@ -93,20 +93,32 @@ class RawprotoError(Exception):
 class HttpError(RawprotoError):
     """An HTTP failure answered with ``status``; ``detail`` goes in the body."""
 
-    def __init__(self, status: int, detail: str, headers: list[tuple[str, str]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: list[tuple[str, str]] | None = None,
+        link: str | None = None,
+    ):
         super().__init__(f"{status} {HTTP_STATUS[status].phrase}: {detail}")
         self.status = status
         self.detail = detail
         self.headers = headers or []
+        self.link = link  #: the rule broken, when more precise than the status's
 
 
 class HandshakeRejected(HttpError):
     """The server refuses an Upgrade: ``rule`` names the RFC 6455 §4.2.1 rule broken."""
 
     def __init__(
-        self, status: int, rule: str, detail: str, headers: list[tuple[str, str]] | None = None
+        self,
+        status: int,
+        rule: str,
+        detail: str,
+        headers: list[tuple[str, str]] | None = None,
+        link: str | None = None,
     ):
-        super().__init__(status, f"{rule}: {detail}", headers)
+        super().__init__(status, f"{rule}: {detail}", headers, link)
         self.rule = rule
 
 

@@ -149,7 +149,7 @@ RULES = (
 def _reject(
     rule: Rule, detail: str, headers: list[tuple[str, str]] | None = None
 ) -> HandshakeRejected:
-    return HandshakeRejected(rule.status, rule.name, detail, headers)
+    return HandshakeRejected(rule.status, rule.name, detail, headers, rule.link)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,8 @@ class HttpSession:
 def reason_phrase(status: int) -> bytes:
     """``200`` → ``b"OK"``. h11 leaves the reason empty; RFC 9112 §4 allows
     that, but a learner reading the bytes deserves the words."""
+    if status in HTTP_STATUS:  # RFC 9110's names, whatever the Python version
+        return HTTP_STATUS[status].phrase.encode("ascii")
     try:
         return HTTPStatus(status).phrase.encode("ascii")
     except ValueError:
@@ -202,7 +204,8 @@ def response(
 def error_response(error: HttpError, *, close: bool = True) -> list[Any]:
     """The response for an :class:`HttpError`: status, reason, and the rule in the body."""
     row = HTTP_STATUS[error.status]
-    body = f"{error.status} {row.phrase}: {error.detail}\n{row.link}\n".encode()
+    link = error.link or row.link
+    body = f"{error.status} {row.phrase}: {error.detail}\n{link}\n".encode()
     headers: list[Header] = list(error.headers)
     if close:
         headers.append(("Connection", "close"))

@@ -202,7 +202,7 @@ def frame_lines(
     who = f" from the {frame.sender}" if frame.sender else ""
     label = f"frame {number}" if number is not None else "frame"
     summary = frame.trace_line("recv")[2:]
-    lines = [_paint(f"{label}{who}: {summary}", "\x1b[1m", color)]
+    lines = [_paint(_clip(f"{label}{who}: {summary}", WIDTH), "\x1b[1m", color)]
     lines.append(f"  {'bytes':<7}{'bits':<11}{'field':<16}value / meaning")
     rows, spans = _field_rows(frame.fields, color)
     lines += rows
@@ -216,8 +216,8 @@ def frame_lines(
     elif frame.payload and frame.opcode != 0x8:
         lines.append(f"  hex      {_clip(frame.payload.hex(' '), WIDTH - 11)}")
     if frame.close_code is not None:
-        lines.append(f"  close    {frame.close_code} ({frame.close_name})"
-                     + (f" {frame.close_reason!r}" if frame.close_reason else ""))
+        lines.append(_clip(f"  close    {frame.close_code} ({frame.close_name})"
+                           + (f" {frame.close_reason!r}" if frame.close_reason else ""), WIDTH))
     lines += _violation_lines(frame.violations, color)
     lines += hexdump(frame.raw, spans, color=color)
     return lines
