@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -106,26 +107,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --send: seconds to wait for each reply (default 2)",
     )
 
-    e = sub.add_parser("explain", help="explain bytes given as hex", add_help=False)
-    e.add_argument("rest", nargs=argparse.REMAINDER)
-
-    t = sub.add_parser("tour", help="the narrated walk through both protocols")
-    t.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("explain", help="explain bytes given as hex", add_help=False)
+    for name, text in [
+        ("tour", "the narrated walk through both protocols (the main job)"),
+        ("capture", "write or check the annotated pcapng captures"),
+        ("dashboard", "polling vs long polling vs WebSocket, live in a browser"),
+        ("compare", "measure polling against WebSocket from the command line"),
+    ]:
+        sub.add_parser(name, help=text, add_help=False)
     return p
+
+
+#: command → (module, function taking argv and returning the exit status)
+DELEGATED = {
+    "explain": ("rawproto.explain.cli", "main"),
+    "tour": ("rawproto.tour", "main"),
+    "capture": ("rawproto.capture.cli", "main"),
+    "dashboard": ("rawproto.dashboard.cli", "main_dashboard"),
+    "compare": ("rawproto.dashboard.cli", "main_compare"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    # These commands parse their own options.
-    if args_list[:1] == ["explain"]:
-        from rawproto.explain.cli import main as explain_main
-
-        status: int = explain_main(args_list[1:])
+    # These commands parse their own options, in their own modules.
+    if args_list[:1] and args_list[0] in DELEGATED:
+        module_name, function = DELEGATED[args_list[0]]
+        module = importlib.import_module(module_name)
+        status: int = getattr(module, function)(args_list[1:])
         return status
-    if args_list[:1] == ["tour"]:
-        from rawproto.tour import main as tour_main
-
-        return tour_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:
