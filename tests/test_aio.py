@@ -433,3 +433,30 @@ def test_every_byte_is_recorded_once_on_each_side() -> None:
         assert stream("client", "send").startswith(b"GET /echo HTTP/1.1\r\n")
 
     run(body())
+
+
+def test_broadcast_encodes_once_and_reaches_every_client_5_1() -> None:
+    """RFC 6455 §5.1: server frames are unmasked, so one encoding serves every client."""
+    from rawproto.aio.websocket import broadcast
+
+    server_sockets = []
+    ready = asyncio.Event()
+
+    async def hold(ws) -> None:
+        server_sockets.append(ws)
+        if len(server_sockets) == 5:
+            ready.set()
+        await ws.recv()
+
+    router = Router()
+    router.websocket("/hold", hold)
+
+    async def body() -> None:
+        async with running(router) as server:
+            clients = [await connect(f"ws://127.0.0.1:{server.port}/hold") for _ in range(5)]
+            await ready.wait()
+            assert await broadcast(server_sockets, "tick 1") == 5
+            assert [await c.recv() for c in clients] == ["tick 1"] * 5
+            for c in clients:
+                await c.close()
+    run(body())

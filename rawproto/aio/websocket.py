@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from rawproto.aio.stream import Wire
 from rawproto.core import ws
@@ -137,6 +137,12 @@ class WebSocket:
             raise ConnectionClosed(self._close_code or 1006, self._close_reason)
         data = self.session.send(frame)
         await self._write(data, frame)
+
+    async def send_prepared(self, prepared: ws.Prepared) -> None:
+        """Send a frame encoded once for many connections (see :func:`broadcast`)."""
+        if self.session.state is not ws.State.OPEN:
+            raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+        await self._write(prepared.data, prepared.frame)
 
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a Ping and wait for its Pong; returns the round-trip time in seconds."""
@@ -350,3 +356,18 @@ class WebSocket:
         with contextlib.suppress(BaseException):
             await self._reader_task
         self._finish(1011, reason)
+
+
+async def broadcast(sockets: Iterable[WebSocket], message: str | bytes) -> int:
+    """Send one message to many server-side WebSockets, encoding it once.
+
+    A server's frames are never masked (RFC 6455 §5.1), so the bytes of one
+    complete message are the same for every client: encode once, write N
+    times. Returns how many sockets it was sent to; closed ones are skipped.
+    """
+    prepared = ws.prepare_server_message(message)
+    targets = [s for s in sockets if s.open and s.session.role == "server"]
+    results = await asyncio.gather(
+        *(s.send_prepared(prepared) for s in targets), return_exceptions=True
+    )
+    return sum(1 for r in results if not isinstance(r, BaseException))

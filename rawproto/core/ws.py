@@ -442,3 +442,25 @@ class WsSession:
     def fail(self, code: int, reason: str) -> Failed:
         """Fail the connection from our side (e.g. heartbeat timeout, 1011)."""
         return self._fail(code, reason)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A complete server message, encoded once, ready for many connections."""
+
+    data: bytes
+    frame: Frame
+
+
+def prepare_server_message(message: str | bytes) -> Prepared:
+    """Encode one unfragmented, unmasked message (RFC 6455 §5.1: servers never mask).
+
+    Every OPEN server-side session would produce exactly these bytes for it,
+    so a broadcast can encode once instead of once per client.
+    """
+    session = WsSession("server")
+    if isinstance(message, str):
+        frame = Frame("TEXT", message.encode("utf-8"), text=True)
+    else:
+        frame = Frame("BINARY", bytes(message))
+    return Prepared(session.send(frame), frame)
