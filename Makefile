@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: tour test lint bench docs captures clean
+.PHONY: tour test lint bench golden clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+golden: $(STAMP)
+	NO_COLOR=1 $(BIN)/rawproto tour --deterministic > tests/golden/tour.txt
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
