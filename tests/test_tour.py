@@ -21,7 +21,12 @@ def tour(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "rawproto", "tour", *args],
-        capture_output=True, text=True, env=env, timeout=90, input=stdin, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        input=stdin,
+        cwd=ROOT,
     )
 
 
