@@ -29,7 +29,7 @@ from rawproto.core.errors import HandshakeRejected, HttpError
 from rawproto.core.http1 import HttpSession, error_response, reason_phrase, response
 from rawproto.core.limits import Limits
 from rawproto.core.trace import Clock, Tap, default_clock
-from rawproto.core.ws import MaskSource, WsSession
+from rawproto.core.ws import WsSession
 
 log = logging.getLogger("rawproto.server")
 
@@ -105,7 +105,6 @@ class ServerOptions:
     tap: Tap | None = None
     trace: PrintTrace | None = None
     clock: Clock = default_clock
-    masks: MaskSource | None = None  # unused by a server (it never masks), kept for symmetry
     ping_payloads: Callable[[], bytes] | None = None
     server_header: str = "rawproto"
 

@@ -116,14 +116,6 @@ class Wire:
         self.writer.write(data)
         await self.writer.drain()
 
-    def write_nowait(self, data: bytes, events: tuple[object, ...] = ()) -> None:
-        """Queue one chunk without waiting (replies owed while the reader runs)."""
-        if not data:
-            return
-        self.bytes_out += len(data)
-        self.record("send", "data", data, events)
-        self.writer.write(data)
-
     def note(self, kind: Kind, text: str) -> None:
         """A state change (``= OPEN``) or an error (``! 1009 ...``) on this connection."""
         self.record("send", kind, note=text)

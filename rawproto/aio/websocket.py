@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -65,9 +64,7 @@ class WebSocket:
         self._close_code: int | None = None
         self._close_reason = ""
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
-        counter = itertools.count()
         self._ping_payloads = ping_payloads or (lambda: os.urandom(4))
-        self._ping_counter = counter
         #: round-trip times of answered pings, seconds (heartbeat and ping())
         self.rtts: list[float] = []
         self._heartbeat_failing = False
