@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("capture", "write or check the annotated pcapng captures"),
         ("dashboard", "polling vs long polling vs WebSocket, live in a browser"),
         ("compare", "measure polling against WebSocket from the command line"),
+        ("exercises", "the workbook: init, check, solution"),
     ]:
         sub.add_parser(name, help=text, add_help=False)
     return p
@@ -125,6 +126,7 @@ DELEGATED = {
     "capture": ("rawproto.capture.cli", "main"),
     "dashboard": ("rawproto.dashboard.cli", "main_dashboard"),
     "compare": ("rawproto.dashboard.cli", "main_compare"),
+    "exercises": ("rawproto.exercises.cli", "main"),
 }
 
 
