@@ -323,6 +323,9 @@ def _fin(b: _Builder, act: _Action, nxt: _Action | None) -> None:
         )
     else:
         text = f"TCP FIN: {who} {_ep(me.addr)} closes its side too ({RFC_CLOSE})"
+    if act.record is not None and act.record.note and act.record.note != "abort":
+        # A scenario's own word on this FIN goes first: it says why.
+        text = f"{act.record.note}: {text}"
     b.emit(who, "FA", text, record=act.record)
     if first and _peer_answers_at_once(who, nxt):
         return
