@@ -19,6 +19,7 @@ import asyncio
 import json
 import random
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -99,19 +100,22 @@ class Out:
     stream: TextIO
     color: bool
     step: bool
+    narrate: bool = True  #: False: bytes and measurements only (the docs use this)
 
     def say(self, text: str = "") -> None:
         print(text, file=self.stream)
 
     def para(self, text: str) -> None:
         """A paragraph, wrapped at 78 columns."""
-        import textwrap
-
+        if not self.narrate:
+            return
         for chunk in text.strip().split("\n\n"):
             print(textwrap.fill(" ".join(chunk.split()), WIDTH - 2), file=self.stream)
             print(file=self.stream)
 
     def title(self, number: int, text: str) -> None:
+        if not self.narrate:
+            return
         bar = "═" * WIDTH
         self.say(bar)
         self.say(f" Chapter {number}. {text}")
