@@ -85,14 +85,25 @@ def _mermaid_id(name: str) -> str:
 def states_ws() -> str:
     from rawproto.core.ws import RFC6455, TRANSITIONS, State
 
-    lines = ["```mermaid", "stateDiagram-v2", f"    [*] --> {State.OPEN.value}: 101 Switching Protocols"]
+    lines = [
+        "```mermaid",
+        "stateDiagram-v2",
+        f"    [*] --> {State.OPEN.value}: 101 Switching Protocols",
+    ]
     for (state, what), (target, section) in TRANSITIONS.items():
         lines.append(f"    {state.value} --> {target.value}: {what} (§{section})")
-    lines += [f"    {State.CLOSED.value} --> [*]", "```", "",
-              "| from | event | to | rule |", "|---|---|---|---|"]
+    lines += [
+        f"    {State.CLOSED.value} --> [*]",
+        "```",
+        "",
+        "| from | event | to | rule |",
+        "|---|---|---|---|",
+    ]
     for (state, what), (target, section) in TRANSITIONS.items():
-        lines.append(f"| {state.value} | {what} | {target.value} | "
-                     f"[RFC 6455 §{section}]({RFC6455}#section-{section}) |")
+        lines.append(
+            f"| {state.value} | {what} | {target.value} | "
+            f"[RFC 6455 §{section}]({RFC6455}#section-{section}) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -105,8 +116,13 @@ def states_h11() -> str:
     for role in (h11.CLIENT, h11.SERVER):
         name = role.__name__.lower()
         other = "server" if role is h11.CLIENT else "client"
-        out += [f"The {name}'s state, as h11 tracks it (both peers track both):", "",
-                "```mermaid", "stateDiagram-v2", "    [*] --> IDLE"]
+        out += [
+            f"The {name}'s state, as h11 tracks it (both peers track both):",
+            "",
+            "```mermaid",
+            "stateDiagram-v2",
+            "    [*] --> IDLE",
+        ]
         for state, moves in EVENT_TRIGGERED_TRANSITIONS[role].items():
             for event, target in moves.items():
                 if isinstance(event, tuple):
@@ -125,8 +141,10 @@ def states_h11() -> str:
             if role in changes:
                 mine = client_state if role is h11.CLIENT else server_state
                 theirs = server_state if role is h11.CLIENT else client_state
-                out.append(f"    {mine.__name__} --> {changes[role].__name__}: "
-                           f"{other} is {theirs.__name__}")
+                out.append(
+                    f"    {mine.__name__} --> {changes[role].__name__}: "
+                    f"{other} is {theirs.__name__}"
+                )
         out += ["```", ""]
     return "\n".join(out)
 
@@ -173,8 +191,9 @@ def refresh(docs: Path = DOCS, check: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rawproto.docsgen",
-                                     description="Refresh the generated blocks in docs/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m rawproto.docsgen", description="Refresh the generated blocks in docs/."
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args(argv)
     try:

@@ -4,6 +4,7 @@ and every RFC section cited anywhere is one we list (docs/rfc-index.md)."""
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from pathlib import Path
 
@@ -16,7 +17,9 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 CHAPTERS = [p for p in DOCS if re.match(r"\d\d-", p.name)]
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-RFC_LINK = re.compile(r"rfc-editor\.org/rfc/rfc(\d+)#(?:section|appendix)-([0-9A-Z][0-9.]*[0-9A-Z]|[0-9A-Z])")
+RFC_LINK = re.compile(
+    r"rfc-editor\.org/rfc/rfc(\d+)#(?:section|appendix)-([0-9A-Z][0-9.]*[0-9A-Z]|[0-9A-Z])"
+)
 RFC_CITE = re.compile(r"RFC ?(\d{4}) §([0-9A-Z][0-9.]*[0-9]|[0-9])")
 CAPTURE = re.compile(r"`(captures/[\w.-]+\.pcapng)`")
 
@@ -42,7 +45,7 @@ def names_defined(path: Path) -> set[str]:
 def test_course_has_every_chapter_in_order() -> None:
     """00-start-here through 12-exercises, each linking to the next."""
     assert [p.name[:2] for p in CHAPTERS] == [f"{n:02}" for n in range(13)]
-    for here, there in zip(CHAPTERS, CHAPTERS[1:], strict=False):
+    for here, there in itertools.pairwise(CHAPTERS):
         assert f"({there.name})" in here.read_text(), f"{here.name} does not link to {there.name}"
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from rawproto.docsgen import normalize
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "tour.txt"
 
@@ -28,21 +30,6 @@ def tour(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
         input=stdin,
         cwd=ROOT,
     )
-
-
-def normalize(text: str) -> list[str]:
-    """Drop what TCP decides: how writes were cut into reads.
-
-    A chunk heading (``── client → server: 118 bytes received ...``) and a
-    "waiting" line depend on how the kernel delivered the bytes; the frames,
-    heads and bodies inside do not.
-    """
-    keep = []
-    for line in text.splitlines():
-        if line.startswith("── ") or line.strip().startswith("(waiting:") or not line.strip():
-            continue
-        keep.append(re.sub(r"^frame \d+ ", "frame N ", line))
-    return keep
 
 
 @pytest.fixture(scope="module")
