@@ -1,15 +1,26 @@
-"""The opening handshake, RFC 6455 §4 — each rule, both roles, no sockets."""
+"""Lesson 05 · The opening handshake, RFC 6455 §4 — each rule, both roles.
+
+Chapter: docs/05-the-upgrade-handshake.md
+"""
 
 from __future__ import annotations
 
 import h11
 import pytest
 import vectors
+from conftest import run
+from lessons import (
+    raw_upgrade,
+    running,
+)
 
+from rawproto.aio import connect
 from rawproto.core import handshake
 from rawproto.core.errors import HandshakeFailed, HandshakeRejected
-from rawproto.core.http1 import HttpSession
-from rawproto.core.ws import WsSession
+from rawproto.core.http1 import HttpSession, error_response
+from rawproto.core.ws import (
+    WsSession,
+)
 
 GOOD = [
     ("Host", "127.0.0.1:8080"),
@@ -134,7 +145,6 @@ def test_server_rejects_each_broken_rule_4_2_1(broken, raw, status, rule, requir
     """RFC 6455 §4.2.1: "If the server ... finds that the client handshake does not
     meet these requirements, it MUST stop processing and return an HTTP response
     with an appropriate error code" — the body names the rule."""
-    from rawproto.core.http1 import error_response
 
     http, req = parse(raw)
     with pytest.raises(HandshakeRejected) as info:
@@ -254,3 +264,27 @@ def test_client_reports_eof_before_the_answer_4_1() -> None:
     hs = client_and_reply(b"")
     with pytest.raises(HandshakeFailed, match="closed"):
         hs.receive_data(b"")
+
+
+def test_server_processes_a_frame_sent_with_the_handshake_4_2_2() -> None:
+    """A first frame in the same TCP segment as the Upgrade request is not lost."""
+
+    async def body() -> None:
+        async with running() as server:
+            reader, writer = await raw_upgrade(server.port, vectors.MASKED_HELLO)
+            assert await reader.readexactly(7) == vectors.UNMASKED_HELLO
+            writer.close()
+
+    run(body())
+
+
+def test_server_answers_a_handshake_for_an_unknown_path_with_404_9110_15_5_5() -> None:
+    """An Upgrade to a path with no route is an ordinary 404, and the client says so."""
+
+    async def body() -> None:
+        async with running() as server:
+            with pytest.raises(HandshakeFailed) as info:
+                await connect(f"ws://127.0.0.1:{server.port}/nowhere")
+            assert info.value.status == 404
+
+    run(body())

@@ -1,12 +1,25 @@
-"""HTTP/1.1 over h11, RFC 9110/9112: the cycle, the framing, and every error's status."""
+"""Lesson 02 · An HTTP request and its response (RFC 9110, RFC 9112).
+
+h11 parses and writes; these tests pin what crosses the wire and what every
+failure is answered with. Chapter: docs/02-http-request-response.md
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 import h11
 import pytest
+from conftest import run
+from lessons import (
+    running,
+)
 
+from rawproto.aio import HttpConnection, Response, Router
 from rawproto.core.errors import HTTP_STATUS, HttpError
 from rawproto.core.http1 import HttpSession, error_response, response
+from rawproto.core.limits import Limits
+from rawproto.core.trace import Recorder
 
 
 def server_events(raw: bytes, **kw) -> list:
@@ -25,29 +38,6 @@ def status_of(raw: bytes, **kw) -> int:
     with pytest.raises(HttpError) as info:
         server_events(raw, **kw)
     return info.value.status
-
-
-def test_server_reuses_the_connection_for_a_second_request_9112_9_3() -> None:
-    """RFC 9112 §9.3: HTTP/1.1 connections are persistent by default; after a full
-    exchange both sides return to IDLE with start_next_cycle()."""
-    http = HttpSession("server")
-    raw = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-    http.receive_data(raw)
-    assert http.next_event().target == b"/a"
-    assert isinstance(http.next_event(), h11.EndOfMessage)
-    http.send_all(*response(200, b"a"))
-    assert http.states == {"client": "DONE", "server": "DONE"} and http.can_reuse()
-    http.start_next_cycle()
-    assert http.next_event().target == b"/b"
-
-
-def test_server_closes_after_connection_close_9112_9_6() -> None:
-    """RFC 9112 §9.6: "Connection: close" means this is the last exchange."""
-    http = HttpSession("server")
-    http.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    http.next_event(), http.next_event()
-    http.send_all(*response(200, b"bye"))
-    assert not http.can_reuse() and http.states["server"] == "MUST_CLOSE"
 
 
 def test_server_reads_a_chunked_body_9112_7_1() -> None:
@@ -152,3 +142,70 @@ def test_client_and_server_agree_byte_for_byte_9112() -> None:
     assert (req.method, data.data, type(end)) == (b"POST", b"hi", h11.EndOfMessage)
     client.receive_data(server.send_all(*response(201, b"ok")))
     assert client.next_event().status_code == 201
+
+
+def test_server_streams_and_reads_chunked_bodies_9112_7_1() -> None:
+    """RFC 9112 §7.1: a handler returning chunks is sent chunked; a chunked request is read."""
+
+    async def upload(request):
+        return Response(200, chunks=[request.body[:3], request.body[3:]])
+
+    router = Router()
+    router.http("/up", upload, methods=["POST"])
+
+    async def body() -> None:
+        rec = Recorder()
+        async with running(router, tap=rec) as server:
+            async with HttpConnection(f"http://127.0.0.1:{server.port}/up") as conn:
+                result = await conn.request("POST", body=b"HelloWorld", chunked=True)
+        assert result.body == b"HelloWorld"
+        assert result.header("transfer-encoding") == "chunked"
+        sent = b"".join(r.data for r in rec.data(role="server") if r.direction == "send")
+        assert b"3\r\nHel\r\n7\r\nloWorld\r\n0\r\n\r\n" in sent
+
+    run(body())
+
+
+def test_server_answers_a_slow_request_head_with_408_9110_15_5_9() -> None:
+    """A client that starts a request and never finishes the head gets 408 (slowloris)."""
+
+    async def body() -> None:
+        async with running(limits=Limits(ping_interval=None, header_timeout=0.3)) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            answer = await reader.read()
+            assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+            writer.close()
+
+    run(body())
+
+
+def test_server_answers_an_oversized_head_with_431_rfc6585_5() -> None:
+    """RFC 6585 §5: 431 when the header fields are too large (limit: max_head_bytes)."""
+
+    async def body() -> None:
+        async with running() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 40000 + b"\r\n\r\n")
+            answer = await reader.read()
+            assert answer.startswith(b"HTTP/1.1 431 ")
+            writer.close()
+
+    run(body())
+
+
+def test_server_refuses_connections_over_the_limit_with_503_9110_15_6_4() -> None:
+    """Over max_connections, a new connection gets 503 and is closed."""
+
+    async def body() -> None:
+        async with running(limits=Limits(ping_interval=None, max_connections=2)) as server:
+            held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await reader.read()).startswith(b"HTTP/1.1 503 ")
+            for _, w in held:
+                w.close()
+            writer.close()
+
+    run(body())

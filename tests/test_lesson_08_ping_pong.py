@@ -1,0 +1,93 @@
+"""Lesson 08 · Ping, pong and the heartbeat, RFC 6455 §5.5.2-§5.5.3.
+
+Chapter: docs/08-ping-pong-and-heartbeats.md
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import vectors
+from conftest import run
+from lessons import (
+    client,
+    masked_frame,
+    raw_upgrade,
+    running,
+    server,
+)
+
+from rawproto.aio import connect
+from rawproto.core.limits import Limits
+from rawproto.core.trace import Recorder
+from rawproto.core.ws import (
+    Ping,
+    Pong,
+    State,
+)
+
+
+def test_client_answers_the_ping_of_5_7_with_the_masked_pong_5_5_2() -> None:
+    """RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+    frame in response" with identical application data (§5.5.3) — the §5.7 pair."""
+    ws = client()
+    events = ws.receive_data(vectors.UNMASKED_PING)
+    assert Ping(b"Hello") in events
+    assert b"".join(ws.obligations(e) for e in events) == vectors.MASKED_PONG
+
+
+def test_server_receives_an_unsolicited_pong_without_answering_5_5_3() -> None:
+    """RFC 6455 §5.5.3: "A Pong frame MAY be sent unsolicited ... A response to an
+    unsolicited Pong frame is not expected."""
+    ws = server()
+    events = ws.receive_data(vectors.MASKED_PONG)
+    assert Pong(b"Hello") in events
+    assert b"".join(ws.obligations(e) for e in events) == b""
+    assert ws.state is State.OPEN
+
+
+def test_server_does_not_answer_a_ping_after_the_close_5_5_2() -> None:
+    """RFC 6455 §5.5.2: a Pong is owed "unless it already received a Close frame"."""
+    srv = server()
+    srv.send_close(1000)
+    events = srv.receive_data(masked_frame(0x89, b"late"))
+    assert all(srv.obligations(e) == b"" for e in events)
+
+
+def test_server_heartbeat_fails_a_silent_peer_with_1011() -> None:
+    """The essay's 2 AM bug: a peer that stops answering pings looks like a quiet one
+    until the heartbeat notices — within ping_interval + ping_timeout."""
+
+    async def body() -> None:
+        limits = Limits(ping_interval=0.2, ping_timeout=0.3)
+        rec = Recorder()
+        async with running(limits=limits, tap=rec) as server:
+            loop = asyncio.get_running_loop()
+            reader, writer = await raw_upgrade(server.port)  # and then: silence
+            started = loop.time()
+            data = await asyncio.wait_for(reader.read(), 3)  # until the server drops us
+            waited = loop.time() - started
+            assert data[:2] == b"\x89\x04"  # the unanswered Ping
+            close = data[6:]
+            assert close[:1] == b"\x88" and close[2:4] == (1011).to_bytes(2, "big")
+            assert 0.4 <= waited < 2.0
+            writer.close()
+        assert any(r.kind == "error" and "ping timeout" in r.note for r in rec.records)
+
+    run(body())
+
+
+def test_client_heartbeat_measures_rtt_of_answered_pings_5_5_2() -> None:
+    """Each answered ping gives a round-trip time; the connection stays open."""
+
+    async def body() -> None:
+        async with running() as server:
+            limits = Limits(ping_interval=0.05, ping_timeout=1)
+            ws = await connect(f"ws://127.0.0.1:{server.port}/echo", limits=limits)
+            await asyncio.sleep(0.4)
+            assert len(ws.rtts) >= 3 and all(0 <= r < 1 for r in ws.rtts)
+            assert ws.open
+            assert 0 <= await ws.ping(b"manual") < 1
+            await ws.close()
+
+    run(body())
