@@ -261,8 +261,19 @@ class Dashboard:
             return _json({"error": "seconds must be a number"}, 400)
         if kind not in FAULTS:
             return _json({"error": f"kind must be one of {', '.join(FAULTS)}"}, 400)
+        if kind == "restart":
+            # Answer first: the restart drops the very connection this
+            # response would travel on.
+            task = asyncio.create_task(self._inject_soon(kind, seconds))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+            return _json({"kind": kind, "scheduled": True})
         event = await self.inject(kind, seconds)
         return _json(event.as_dict())
+
+    async def _inject_soon(self, kind: str, seconds: float | None) -> None:
+        await asyncio.sleep(0.05)
+        await self.inject(kind, seconds)
 
     async def inject(self, kind: str, seconds: float | None = None) -> FaultEvent:
         """Inject one fault, for real; returns what happened."""

@@ -103,7 +103,8 @@ class Panel {
       const end = i + 1 < faults.length ? faults[i + 1].t : Infinity;
       const tr = this.troubles.find((x) => x.t >= f.t && x.t < end);
       const lost = this.gaps.filter((g) => g.t >= f.t && g.t < end).reduce((a, g) => a + g.n, 0);
-      const rep = { kind: f.kind, t: f.t, noticed: tr ? (tr.t - f.t) / 1000 : null, lost,
+      const kind = f.kind === "idle-kill" && !f.seconds ? "idle-kill off" : f.kind;
+      const rep = { kind, t: f.t, noticed: tr ? (tr.t - f.t) / 1000 : null, lost,
         how: tr ? tr.what : null };
       if (this.name === "ws") {
         const sc = serverCloses.find((c) => c.t >= f.t && c.t < end && c.client === CLIENT);
@@ -130,10 +131,10 @@ class Panel {
     e.faults.replaceChildren(...this.reports.slice(-6).map((r) => {
       const li = document.createElement("li");
       const noticed = r.noticed == null
-        ? (r.kind === "hiccup" || r.kind === "idle-kill" ? "nothing to notice" : "not noticed (yet)")
+        ? (r.kind !== "restart" && r.kind !== "blackhole" ? "nothing to notice" : "not noticed (yet)")
         : `noticed after ${r.noticed.toFixed(2)} s (${r.how})`;
       li.innerHTML = `<b>${r.kind}</b>: ${noticed}; lost <span class="${r.lost ? "lost" : ""}">${r.lost}</span>`
-        + (r.server ? `; server heartbeat closed it (${r.server.code}) after ${r.server.noticed.toFixed(2)} s` : "");
+        + (r.server ? `; the server closed it (${r.server.code === 1011 ? "1011, its heartbeat" : r.server.code}) after ${r.server.noticed.toFixed(2)} s` : "");
       return li;
     }));
     this.draw();
@@ -239,7 +240,7 @@ function webSocket(p) {
   ws.onclose = (e) => giveUp(`closed ${e.code}`, e.code);
 }
 
-let faults = [], serverCloses = [];
+let faults = [], serverCloses = [], proxyStats = {};
 
 async function stats() {
   for (;;) {
@@ -250,6 +251,11 @@ async function stats() {
       if (s.paused) bits.push("hiccup: the feed is paused");
       if (s.refusing) bits.push("restarting: refusing connections");
       if (s.idle_kill) bits.push(`idle-kill at ${s.idle_kill} s`);
+      // Note: Chrome silently retries a request whose reused keep-alive
+      // connection closed before any response byte, so a cut may not show
+      // in the long-poll panel: the proxy's own count tells.
+      if (s.proxy.idle_killed) bits.push(`${s.proxy.idle_killed} idle connections cut`);
+      proxyStats = s.proxy;
       document.getElementById("server-state").textContent = bits.join(" · ");
       for (const name of ["short", "long", "ws"]) panels[name].server = s.transports[name];
       faults = s.faults;
@@ -272,7 +278,8 @@ async function fault(kind) {
   const log = document.getElementById("lab-log");
   try {
     const r = await fetchT(`/fault?client=${CLIENT}&${q}`, 5000, {}, { method: "POST" });
-    log.textContent = `${r.kind} injected` + (r.affected ? ` (${r.affected} connections)` : "");
+    log.textContent = `${r.kind} ${r.scheduled ? "under way" : "injected"}`
+      + (r.affected ? ` (${r.affected} connections)` : "");
   } catch (err) {
     log.textContent = `${kind}: ${err.message}`;
   }
@@ -308,7 +315,7 @@ window.dashboard = {
   panels,
   fault,
   snapshot() {
-    const out = { client: CLIENT, faults };
+    const out = { client: CLIENT, faults, proxy: proxyStats };
     for (const [name, p] of Object.entries(panels)) {
       out[name] = { state: p.state, received: p.received, missed: p.missed,
         duplicates: p.duplicates, lastSeq: p.lastSeq, seqs: p.seqs.slice(-2000),
