@@ -8,6 +8,8 @@ Pitfalls on Linux's loopback interface, and what this module does about them:
   (``conf.L2socket``) drops ``PACKET_OUTGOING`` copies, so each is seen once.
 * The kernel leaves loopback checksums to "offload" that never happens: with
   checksum validation on, Wireshark marks them incorrect. That is expected.
+* Other programs talk over ``lo`` too, often a lot: a BPF filter in the
+  kernel keeps only our port, so the Python reader is not outrun.
 * ``lo``'s MTU is 64 KiB, so there is no segmentation at 1460 bytes; one
   ``send()`` is one segment. That is why the committed captures are synthesized.
 
@@ -66,6 +68,10 @@ class LiveCapture:
         self._sniffer = AsyncSniffer(
             iface=iface,
             L2socket=conf.L2socket,  # not L2ListenSocket: no duplicate outgoing copies
+            # A kernel (BPF) filter: a busy lo outruns a Python reader, and the
+            # kernel would drop packets from the socket's buffer. lfilter again,
+            # in Python, in case the filter could not be compiled.
+            filter=f"tcp port {port}",
             lfilter=_on_port(port),
             store=True,
             started_callback=self._started.set,
