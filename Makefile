@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: tour test lint bench golden docs clean
+.PHONY: tour test lint bench golden docs captures clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,3 +33,6 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/python -m rawproto.docsgen
+
+captures: $(STAMP)
+	$(BIN)/rawproto capture --out captures/

@@ -636,15 +636,32 @@ def main(argv: Sequence[str]) -> int:
     if args.chapter is not None and not 1 <= args.chapter <= len(CHAPTERS):
         print(f"rawproto tour: --chapter must be 1 to {len(CHAPTERS)}", file=sys.stderr)
         return 2
-    if args.capture:
-        print("rawproto tour: --capture is not available yet (captures issue)", file=sys.stderr)
-        return 2
     out = Out(sys.stdout, color=use_color(sys.stdout), step=args.step)
     try:
-        asyncio.run(run_tour(out, deterministic=args.deterministic, chapter=args.chapter))
+        recorder = asyncio.run(
+            run_tour(out, deterministic=args.deterministic, chapter=args.chapter)
+        )
     except KeyboardInterrupt:
         return 130
     except (OSError, TimeoutError) as exc:
         print(f"rawproto tour: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
+    if args.capture:
+        from rawproto.capture import write_session
+
+        what = f"chapter {args.chapter}" if args.chapter else "all chapters"
+        try:
+            write_session(
+                recorder.records,
+                args.capture,
+                comment=f"rawproto tour ({what}): every connection of this run, "
+                "one TCP stream each, server port shown as 8080",
+            )
+        except OSError as exc:
+            print(
+                f"rawproto tour: cannot write {args.capture}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"wrote {args.capture}: open it in Wireshark (filter: websocket)")
     return 0

@@ -94,3 +94,41 @@ def test_tour_rejects_bad_options_with_status_2(args: list[str]) -> None:
     result = tour(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_tour_capture_writes_the_session_as_pcapng(tmp_path: Path) -> None:
+    """--capture FILE writes every connection of the run as one pcapng that tshark
+    dissects: the Upgrade (RFC 6455 §4.1), the 101, and masked client frames (§5.3)."""
+    from tools import require_tool
+
+    tshark = require_tool("tshark")
+    out = tmp_path / "tour.pcapng"
+    result = tour("--deterministic", "--chapter", "5", "--capture", str(out))
+    assert result.returncode == 0, result.stderr
+    fields = subprocess.run(
+        [
+            tshark,
+            "-r",
+            str(out),
+            "-Y",
+            "websocket",
+            "-T",
+            "fields",
+            "-e",
+            "websocket.mask",
+            "-e",
+            "websocket.payload.text",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split("\n")
+    assert "1\tHello" in fields and "0\tHello" in fields
+
+
+def test_tour_capture_to_an_unwritable_path_is_one_line_exit_1(tmp_path: Path) -> None:
+    """A file that cannot be written: one line on stderr, exit 1, no traceback."""
+    result = tour("--chapter", "1", "--capture", str(tmp_path / "missing" / "x.pcapng"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "cannot write" in result.stderr
