@@ -117,6 +117,7 @@ class Dashboard:
         self.server: Server | None = None
         self.proxy: FaultProxy | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_push = 0.0
         self.feed.listen(self._on_update)
 
     # -- lifecycle --
@@ -174,6 +175,7 @@ class Dashboard:
             task.add_done_callback(self._tasks.remove)
 
     async def _push(self, seq: int, message: str) -> None:
+        self._last_push = time.monotonic()
         subs = [s for s in self.subscribers.values() if s.last_sent < seq]
         for sub in subs:
             sub.last_sent = seq
@@ -186,6 +188,8 @@ class Dashboard:
         the page needs *something* to arrive to tell silence from death."""
         while True:
             await asyncio.sleep(self.settings.heartbeat)
+            if time.monotonic() - self._last_push < self.settings.heartbeat:
+                continue  # an update just went out: that was heartbeat enough
             if self.subscribers:
                 message = json.dumps(
                     {"type": "heartbeat", "t": self.feed.now_ms(), "seq": self.feed.seq}

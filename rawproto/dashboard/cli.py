@@ -198,6 +198,14 @@ def compare_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then inject restart, blackhole and idle-kill, and measure",
     )
+    p.add_argument(
+        "--ping-interval",
+        type=_positive(float),
+        default=0.5,
+        metavar="S",
+        help="WebSocket heartbeat, both sides (default 0.5, short to keep the run short)",
+    )
+    p.add_argument("--ping-timeout", type=_positive(float), default=0.5, metavar="S")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="FILE", help="write a chart (.png or .svg; needs matplotlib)")
     return p
@@ -217,6 +225,8 @@ def main_compare(argv: Sequence[str]) -> int:
         interval=args.interval,
         clients=args.clients,
         faults=args.faults,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
     )
     try:
         result = asyncio.run(compare.run(options))

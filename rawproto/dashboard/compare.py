@@ -48,7 +48,7 @@ class Options:
     faults: bool = False
     ping_interval: float = 0.5
     ping_timeout: float = 0.5
-    heartbeat: float = 0.25
+    heartbeat: float = 5.0  # the page's silence detector; these clients ping instead
     long_poll_timeout: float = 2.0
     short_timeout: float = 1.0
     down: float = 1.0
@@ -74,6 +74,10 @@ class Client:
     troubles: list[tuple[float, str]] = field(default_factory=list)  # (wall ms, what)
     last: int | None = None
     attempt: int = 0
+
+    def __post_init__(self) -> None:
+        if self.resume:
+            self.last = 0  # a fresh feed: a resuming client wants it all
 
     def take(self, updates: list[dict[str, Any]]) -> None:
         t = _wall_ms()
@@ -204,6 +208,8 @@ async def run(opts: Options) -> dict[str, Any]:
         await asyncio.sleep(opts.duration)
         steady_end = feed.seq
         steady_counts = {c.cid: dash.meter.counts(c.cid, c.transport).as_dict() for c in clients}
+        # What had arrived when the steady phase ended (before any fault).
+        steady_seen = {c.cid: dict(c.latency) for c in clients}
         phases.append({"name": "steady", "t": None, "from": start_seq, "to": steady_end})
         if opts.faults:
             await _faults(dash, opts, phases)
@@ -213,7 +219,9 @@ async def run(opts: Options) -> dict[str, Any]:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await dash.stop()
-    return _report(opts, clients, phases, start_seq, steady_end, end_seq, steady_counts, dash)
+    return _report(
+        opts, clients, phases, start_seq, steady_end, end_seq, steady_counts, steady_seen, dash
+    )
 
 
 async def _faults(dash: Dashboard, opts: Options, phases: list[dict[str, Any]]) -> None:
@@ -249,6 +257,7 @@ def _report(
     steady_end: int,
     end_seq: int,
     steady_counts: dict[str, dict[str, Any]],
+    steady_seen: dict[str, dict[int, float]],
     dash: Dashboard,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
@@ -261,7 +270,8 @@ def _report(
             got = c.latency
             delivered += sum(1 for s in got if start_seq < s <= end_seq)
             lost += sum(1 for s in range(start_seq + 1, end_seq + 1) if s not in got)
-            steady = [got[s] for s in range(start_seq + 1, steady_end + 1) if s in got]
+            seen = steady_seen.get(c.cid, {})
+            steady = [seen[s] for s in range(start_seq + 1, steady_end + 1) if s in seen]
             steady_delivered += len(steady)
             lat.extend(steady)
             counts = steady_counts.get(c.cid, {})
