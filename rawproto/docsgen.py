@@ -149,7 +149,18 @@ def states_h11() -> str:
     return "\n".join(out)
 
 
+def exercises() -> str:
+    """The workbook's exercises, from the one table the stubs and checks use."""
+    from rawproto.exercises.table import EXERCISES
+
+    rows = ["| # | exercise | what you write | rule |", "|---|---|---|---|"]
+    for ex in EXERCISES:
+        rows.append(f"| {ex.number} | `{ex.name}` | {ex.title} | [{ex.rfc}]({ex.url}) |")
+    return "\n".join(rows) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "exercises": exercises,
     "states-ws": states_ws,
     "states-h11": states_h11,
 }

@@ -99,3 +99,17 @@ def test_rfc_links_use_the_stable_address() -> None:
     for path in cited_files():
         text = path.read_text(encoding="utf-8")
         assert "tools." + "ietf.org" not in text, path
+
+
+@pytest.mark.parametrize("doc", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_every_exercise_a_chapter_suggests_exists(doc: Path) -> None:
+    """A chapter's "Try it" names workbook exercises that `rawproto exercises` knows."""
+    from rawproto.exercises.table import EXERCISES
+
+    known = {ex.name for ex in EXERCISES}
+    text = doc.read_text()
+    if "**Try it.**" not in text:
+        return
+    try_it = text.split("**Try it.**", 1)[1].split("\n\n", 1)[0]
+    for name in re.findall(r"`([a-z]+(?:_[a-z0-9]+)+)`", try_it):
+        assert name in known, f"{doc.name}: no exercise {name!r}"
