@@ -187,9 +187,10 @@ class Dashboard:
         """An application-level heartbeat: browsers cannot send or see pings, so
         the page needs *something* to arrive to tell silence from death."""
         while True:
-            await asyncio.sleep(self.settings.heartbeat)
+            await asyncio.sleep(self.settings.heartbeat / 4)
             if time.monotonic() - self._last_push < self.settings.heartbeat:
-                continue  # an update just went out: that was heartbeat enough
+                continue  # an update went out recently: that was heartbeat enough
+            self._last_push = time.monotonic()
             if self.subscribers:
                 message = json.dumps(
                     {"type": "heartbeat", "t": self.feed.now_ms(), "seq": self.feed.seq}
