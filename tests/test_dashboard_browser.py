@@ -81,6 +81,7 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def page(server_url: str) -> Iterator[Any]:
     chromium = require_tool("chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
     sync_playwright = _playwright()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
