@@ -149,6 +149,23 @@ def states_h11() -> str:
     return "\n".join(out)
 
 
+def capture_table(number: str) -> Callable[[], str]:
+    """The packet-by-packet table of a committed capture's companion ``.md``.
+
+    The companion is generated from the capture's own records by
+    ``rawproto capture --out``; the docs quote its table rather than
+    describing the packets a second time.
+    """
+
+    def make() -> str:
+        [companion] = sorted((ROOT / "captures").glob(f"{number}-*.md"))
+        rows = [line for line in companion.read_text().splitlines() if line.startswith("|")]
+        link = f"../captures/{companion.name}"
+        return "\n".join(rows) + f"\n\n(from [{companion.name}]({link}))\n"
+
+    return make
+
+
 def exercises() -> str:
     """The workbook's exercises, from the one table the stubs and checks use."""
     from rawproto.exercises.table import EXERCISES
@@ -161,6 +178,8 @@ def exercises() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "exercises": exercises,
+    "capture-04": capture_table("04"),
+    "capture-07": capture_table("07"),
     "states-ws": states_ws,
     "states-h11": states_h11,
 }
