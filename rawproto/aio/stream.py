@@ -57,6 +57,7 @@ class Wire:
         self.bytes_out = 0
         self.eof_received = False
         self._eof_sent = False
+        self._high_water = writer.transport.get_write_buffer_limits()[1]
         sock = cast(socket.socket | None, writer.get_extra_info("socket"))
         if sock is not None:
             # Small frames should leave at once, not wait for Nagle's algorithm.
@@ -108,12 +109,29 @@ class Wire:
         self.record("recv", "data", data, events)
 
     async def write(self, data: bytes, events: tuple[object, ...] = ()) -> None:
-        """Write one chunk and wait for the buffer to drain (backpressure)."""
+        """Write one chunk; wait while the send buffer is over its limit (backpressure)."""
+        if self.write_nowait(data, events):
+            await self.drain()
+
+    def write_nowait(self, data: bytes, events: tuple[object, ...] = ()) -> bool:
+        """Write one chunk without waiting; True when the caller should drain().
+
+        The plain form is ``writer.write(data); await writer.drain()`` for
+        every chunk. ``drain()`` only ever waits when the transport's buffer
+        is over its high-water mark (or the connection is gone), so we call it
+        only then and save a coroutine round-trip per frame.
+        """
         if not data:
-            return
+            return False
         self.bytes_out += len(data)
-        self.record("send", "data", data, events)
+        if self.tap is not None:
+            self.record("send", "data", data, events)
         self.writer.write(data)
+        transport = self.writer.transport
+        return transport.is_closing() or transport.get_write_buffer_size() > self._high_water
+
+    async def drain(self) -> None:
+        """Wait until the send buffer is below its low-water mark."""
         await self.writer.drain()
 
     def note(self, kind: Kind, text: str) -> None:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from rawproto.aio.stream import Wire
 from rawproto.core import ws
 from rawproto.core.limits import Limits
-from rawproto.core.trace import format_error, format_frame, format_state
+from rawproto.core.trace import Direction, format_error, format_frame, format_state
 
 
 class ConnectionClosed(Exception):
@@ -186,12 +186,22 @@ class WebSocket:
         if self._trace is not None:
             self._trace(line)
 
+    def _show(self, direction: Direction, frame: ws.Frame) -> None:
+        # Only build the line when somebody reads it: this runs per frame.
+        if self._trace is not None:
+            self._trace(
+                format_frame(direction, frame.opcode, frame.payload, fin=frame.fin, text=frame.text)
+            )
+
     async def _write(self, data: bytes, frame: ws.Frame | None) -> None:
         if frame is not None:
-            self._say(
-                format_frame("send", frame.opcode, frame.payload, fin=frame.fin, text=frame.text)
-            )
+            self._show("send", frame)
         await self.wire.write(data, (frame,) if frame is not None else ())
+
+    def _write_nowait(self, data: bytes, frame: ws.Frame) -> bool:
+        """Queue a frame without waiting; True when the buffer is over its limit."""
+        self._show("send", frame)
+        return self.wire.write_nowait(data, (frame,))
 
     async def _owed(self, event: ws.Event) -> None:
         """Send what the RFC obliges us to send in answer to ``event``."""
@@ -260,9 +270,7 @@ class WebSocket:
 
     async def _handle(self, event: ws.Event) -> None:
         if isinstance(event, ws.Frame):
-            self._say(
-                format_frame("recv", event.opcode, event.payload, fin=event.fin, text=event.text)
-            )
+            self._show("recv", event)
         elif isinstance(event, ws.Message):
             self._messages.append(event.data)
             self._wakeup.set()
@@ -363,8 +371,16 @@ async def broadcast(sockets: Iterable[WebSocket], message: str | bytes) -> int:
     times. Returns how many sockets it was sent to; closed ones are skipped.
     """
     prepared = ws.prepare_server_message(message)
-    targets = [s for s in sockets if s.open and s.session.role == "server"]
-    results = await asyncio.gather(
-        *(s.send_prepared(prepared) for s in targets), return_exceptions=True
-    )
-    return sum(1 for r in results if not isinstance(r, BaseException))
+    sent = 0
+    full: list[WebSocket] = []
+    for sock in sockets:
+        if not (sock.open and sock.session.role == "server"):
+            continue
+        # Write to every socket first, without yielding, so one tick reaches
+        # every client before any of them can slow the loop down...
+        if sock._write_nowait(prepared.data, prepared.frame):
+            full.append(sock)
+        sent += 1
+    # ...then wait only for the clients whose buffers are over their limit.
+    await asyncio.gather(*(s.wire.drain() for s in full), return_exceptions=True)
+    return sent

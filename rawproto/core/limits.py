@@ -44,8 +44,9 @@ CLOSE_TIMEOUT = 10.0
 #: (TCP backpressure then reaches the sender).
 MAX_QUEUE = 16
 
-#: Bytes asked of the socket per read.
-READ_SIZE = 64 * KiB
+#: Bytes asked of the socket per read. Large reads mean fewer trips through
+#: the parser for big messages (a 1 MiB message in 4 reads, not 16).
+READ_SIZE = 256 * KiB
 
 
 @dataclass(frozen=True)

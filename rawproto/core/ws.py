@@ -57,7 +57,7 @@ Opcode = Literal["TEXT", "BINARY", "CONT", "PING", "PONG", "CLOSE"]
 # --- Events ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One frame as it crossed the wire (unmasked payload). For traces."""
 
@@ -67,7 +67,7 @@ class Frame:
     text: bool = False  #: for CONT frames: part of a text message?
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """A complete message: ``str`` for text, ``bytes`` for binary."""
 
@@ -75,17 +75,17 @@ class Message:
     frames: int = 1  #: how many frames carried it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ping:
     payload: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pong:
     payload: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CloseReceived:
     """The peer sent a Close frame (code 1005 when it carried none)."""
 
@@ -93,7 +93,7 @@ class CloseReceived:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failed:
     """We must *Fail the WebSocket Connection* (§7.1.7) with this code."""
 
@@ -101,7 +101,7 @@ class Failed:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The connection is over. ``code`` 1006 means no Close frame was received."""
 
@@ -307,8 +307,8 @@ class WsSession:
     def _data(self, event: WsprotoMessage[Any]) -> Iterator[Event]:
         is_text = isinstance(event, WsprotoText)
         chunk: str | bytes = event.data
-        size = len(chunk.encode("utf-8")) if isinstance(chunk, str) else len(chunk)
-        self._message_size += size
+        raw = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+        self._message_size += len(raw)
         if self._message_size > self.max_message_size:
             # Not an RFC MUST: a policy every server needs (wsproto has none).
             # §7.4.1: "1009 indicates that an endpoint is terminating the
@@ -317,18 +317,24 @@ class WsSession:
             yield self._fail(1009, f"message too big: over {self.max_message_size} bytes")
             return
         self._message_parts.append(chunk)
-        self._frame_parts.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+        self._frame_parts.append(raw)
         if event.frame_finished:
             opcode: Opcode = ("TEXT" if is_text else "BINARY") if self._frame_is_first else "CONT"
-            yield Frame(opcode, b"".join(self._frame_parts), event.message_finished, is_text)
+            pieces = self._frame_parts
+            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)  # no copy when whole
+            yield Frame(opcode, payload, event.message_finished, is_text)
             self._frame_parts = []
             self._frame_is_first = event.message_finished
             self._message_frames += 1
         if event.message_finished:
-            if is_text:
-                data: str | bytes = "".join(p for p in self._message_parts if isinstance(p, str))
+            parts = self._message_parts
+            data: str | bytes
+            if len(parts) == 1:  # the common case: one frame, one read, no copy
+                data = parts[0] if is_text else raw
+            elif is_text:
+                data = "".join(p for p in parts if isinstance(p, str))
             else:
-                data = b"".join(p for p in self._message_parts if isinstance(p, bytes))
+                data = b"".join(p for p in parts if isinstance(p, bytes))
             yield Message(data, self._message_frames)
             self._message_parts, self._message_size, self._message_frames = [], 0, 0
 
@@ -381,8 +387,11 @@ class WsSession:
     def _send(
         self, event: WsprotoMessage[Any] | WsprotoPing | WsprotoPong | CloseConnection
     ) -> bytes:
-        with _masks_from(self._masks):
+        if self._masks is None:  # the usual case: wsproto draws its own masks
             data = self._conn.send(event)
+        else:
+            with _masks_from(self._masks):
+                data = self._conn.send(event)
         if isinstance(event, CloseConnection):
             self._close_sent = True
             if self._close_received is not None:
@@ -444,7 +453,7 @@ class WsSession:
         return self._fail(code, reason)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A complete server message, encoded once, ready for many connections."""
 
