@@ -25,7 +25,9 @@ test: lint
 golden: $(STAMP)
 	NO_COLOR=1 $(BIN)/rawproto tour --deterministic > tests/golden/tour.txt
 
+# Needs `wrk` and `taskset` (apt-get install wrk util-linux) for the HTTP scenario.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 clean:
