@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from rawproto import __version__
+from rawproto.cliargs import port, positive
 from rawproto.core import limits as L
 from rawproto.core.errors import HandshakeFailed
 from rawproto.core.limits import Limits
@@ -27,25 +28,6 @@ class CliError(Exception):
         self.status = status
 
 
-def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-        return value
-
-    return convert
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rawproto",
@@ -56,24 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="HTTP + WebSocket echo server")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
+    s.add_argument("--port", type=port, default=8080, help="0 picks a free port")
     s.add_argument(
         "--max-message-size",
-        type=_positive(int),
+        type=positive(int),
         default=L.MAX_MESSAGE_SIZE,
         metavar="N",
         help=f"bytes (default {L.MAX_MESSAGE_SIZE}); over it: close 1009",
     )
     s.add_argument(
         "--ping-interval",
-        type=_positive(float),
+        type=positive(float),
         default=L.PING_INTERVAL,
         metavar="S",
         help=f"seconds between heartbeat pings (default {L.PING_INTERVAL:g})",
     )
     s.add_argument(
         "--ping-timeout",
-        type=_positive(float),
+        type=positive(float),
         default=L.PING_TIMEOUT,
         metavar="S",
         help=f"seconds to wait for a pong (default {L.PING_TIMEOUT:g})",
@@ -101,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--trace", action="store_true", help="one line per frame")
     c.add_argument(
         "--wait",
-        type=_positive(float),
+        type=positive(float),
         default=2.0,
         metavar="S",
         help="with --send: seconds to wait for each reply (default 2)",

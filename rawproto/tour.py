@@ -36,6 +36,7 @@ from rawproto.aio import (
 )
 from rawproto.aio.server import Server, ServerOptions
 from rawproto.aio.stream import Wire
+from rawproto.app import echo
 from rawproto.core import handshake
 from rawproto.core.limits import Limits
 from rawproto.core.trace import FixedClock, Recorder, Role, WireRecord, default_clock
@@ -67,11 +68,6 @@ async def _quote(request: Request) -> Response:
     return Response(200, body, content_type="application/json")
 
 
-async def _echo(ws: WebSocket) -> None:
-    async for message in ws:
-        await ws.send(message)
-
-
 async def _feed(ws: WebSocket) -> None:
     """Push the same quote three times, as a live feed would on every change."""
     body = json.dumps(QUOTE, separators=(",", ":"))
@@ -85,7 +81,7 @@ def tour_router() -> Router:
     router = Router()
     router.http("/", _index)
     router.http("/quote", _quote)
-    router.websocket("/echo", _echo)
+    router.websocket("/echo", echo)
     router.websocket("/feed", _feed)
     return router
 

@@ -9,21 +9,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from rawproto.cliargs import port, positive
 from rawproto.dashboard.app import FAULTS, Dashboard, Settings
 from rawproto.dashboard.feed import FEEDS
-
-
-def _positive(kind: type[float] | type[int]):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-        return value
-
-    return parse
 
 
 def _fault(text: str) -> tuple[str, float]:
@@ -38,16 +26,6 @@ def _fault(text: str) -> tuple[str, float]:
     return kind, when
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0 to 65535")
-    return port
-
-
 def dashboard_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rawproto dashboard",
@@ -55,7 +33,7 @@ def dashboard_parser() -> argparse.ArgumentParser:
         "side by side in your browser, with a fault lab.",
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8080)
+    p.add_argument("--port", type=port, default=8080)
     p.add_argument(
         "--feed",
         choices=FEEDS,
@@ -64,22 +42,22 @@ def dashboard_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--interval",
-        type=_positive(float),
+        type=positive(float),
         default=1.0,
         metavar="S",
         help="seconds between updates (default 1)",
     )
     p.add_argument("--seed", type=int, default=5, help="the stocks feed's random seed")
-    p.add_argument("--ping-interval", type=_positive(float), default=5.0, metavar="S")
-    p.add_argument("--ping-timeout", type=_positive(float), default=5.0, metavar="S")
+    p.add_argument("--ping-interval", type=positive(float), default=5.0, metavar="S")
+    p.add_argument("--ping-timeout", type=positive(float), default=5.0, metavar="S")
     p.add_argument(
         "--silence",
-        type=_positive(float),
+        type=positive(float),
         default=3.5,
         metavar="S",
         help="the page's silence timeout on the WebSocket (default 3.5)",
     )
-    p.add_argument("--long-poll-timeout", type=_positive(float), default=10.0, metavar="S")
+    p.add_argument("--long-poll-timeout", type=positive(float), default=10.0, metavar="S")
     p.add_argument(
         "--fault",
         type=_fault,
@@ -88,7 +66,7 @@ def dashboard_parser() -> argparse.ArgumentParser:
         metavar="KIND@T",
         help=f"inject KIND ({', '.join(FAULTS)}) T seconds after start (repeat)",
     )
-    p.add_argument("--hiccup-seconds", type=_positive(float), default=3.0, metavar="S")
+    p.add_argument("--hiccup-seconds", type=positive(float), default=3.0, metavar="S")
     p.add_argument(
         "--down-seconds",
         type=float,
@@ -98,14 +76,14 @@ def dashboard_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--idle-kill",
-        type=_positive(float),
+        type=positive(float),
         default=5.0,
         metavar="N",
         help="the idle-kill fault cuts connections idle longer than N s",
     )
     p.add_argument(
         "--duration",
-        type=_positive(float),
+        type=positive(float),
         default=None,
         metavar="S",
         help="stop after S seconds (default: run until Ctrl-C)",
@@ -174,21 +152,21 @@ def compare_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--duration",
-        type=_positive(float),
+        type=positive(float),
         default=5.0,
         metavar="S",
         help="seconds of steady traffic (default 5)",
     )
     p.add_argument(
         "--interval",
-        type=_positive(float),
+        type=positive(float),
         default=0.2,
         metavar="S",
         help="seconds between updates; short polls ask this often (default 0.2)",
     )
     p.add_argument(
         "--clients",
-        type=_positive(int),
+        type=positive(int),
         default=1,
         metavar="N",
         help="clients per transport (default 1)",
@@ -200,12 +178,12 @@ def compare_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ping-interval",
-        type=_positive(float),
+        type=positive(float),
         default=0.5,
         metavar="S",
         help="WebSocket heartbeat, both sides (default 0.5, short to keep the run short)",
     )
-    p.add_argument("--ping-timeout", type=_positive(float), default=0.5, metavar="S")
+    p.add_argument("--ping-timeout", type=positive(float), default=0.5, metavar="S")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="FILE", help="write a chart (.png or .svg; needs matplotlib)")
     return p
