@@ -12,10 +12,12 @@ import h11
 import pytest
 from conftest import run
 from lessons import (
+    QUIET,
     running,
 )
 
-from rawproto.aio import HttpConnection, Response, Router
+from rawproto.aio import HttpConnection, Response, Router, serve
+from rawproto.aio.server import ServerOptions
 from rawproto.core.errors import HTTP_STATUS, HttpError
 from rawproto.core.http1 import HttpSession, error_response, response
 from rawproto.core.limits import Limits
@@ -207,5 +209,31 @@ def test_server_refuses_connections_over_the_limit_with_503_9110_15_6_4() -> Non
             for _, w in held:
                 w.close()
             writer.close()
+
+    run(body())
+
+
+def test_server_shutdown_lets_an_in_flight_response_finish_9112_9_6() -> None:
+    """Graceful shutdown: a request already being handled gets its whole response,
+    marked `Connection: close` (RFC 9112 §9.6), before the server closes."""
+    started = asyncio.Event()
+
+    async def slow(request):
+        started.set()
+        await asyncio.sleep(0.3)
+        return Response(200, b"finished")
+
+    router = Router()
+    router.http("/slow", slow)
+
+    async def body() -> None:
+        server = await serve(router, "127.0.0.1", 0, ServerOptions(limits=QUIET))
+        async with HttpConnection(f"http://127.0.0.1:{server.port}/slow") as conn:
+            pending = asyncio.create_task(conn.request("GET"))
+            await started.wait()
+            await server.shutdown(timeout=5)
+            result = await pending
+        assert (result.status, result.body) == (200, b"finished")
+        assert result.header("connection") == "close"
 
     run(body())

@@ -268,22 +268,25 @@ class Server:
                 )
                 or b""
             )
+        event = http.next_event()
+        if isinstance(event, h11.EndOfMessage):
+            return b""  # no body (a GET): no timer needed
         async with asyncio.timeout(limits.header_timeout):
             while True:
-                event = http.next_event()
                 if isinstance(event, h11.Data):
                     parts.append(bytes(event.data))
                 elif isinstance(event, h11.EndOfMessage):
                     return b"".join(parts)
                 elif event is h11.NEED_DATA:
                     data = await wire.read(limits.read_size)
-                    if not data:
+                    if data:
+                        http.receive_data(data)
+                        wire.received(data, ())
+                    else:
                         http.receive_eof()
-                        continue
-                    http.receive_data(data)
-                    wire.received(data, ())
                 else:
                     raise HttpError(400, f"unexpected {type(event).__name__} in the body")
+                event = http.next_event()
 
     async def _http_exchange(
         self, wire: Wire, http: HttpSession, request: h11.Request, route: Route | None
