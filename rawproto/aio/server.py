@@ -209,7 +209,11 @@ class Server:
             self._busy.add(wire)
             route = self.router.routes.get(request.target.decode("latin-1").split("?", 1)[0])
             if handshake.is_upgrade_request(request) and route and route.websocket:
-                await self._upgrade(wire, http, request, route.websocket)
+                sock = await self._upgrade(wire, http, request)
+                # HTTP is over on this connection: let the h11 state go.
+                del http, request
+                if sock is not None:
+                    await self._run_websocket(sock, route.websocket)
                 return
             keep_going = await self._http_exchange(wire, http, request, route)
             self._busy.discard(wire)
@@ -376,9 +380,9 @@ class Server:
         await wire.linger_close()
 
     async def _upgrade(
-        self, wire: Wire, http: HttpSession, request: h11.Request, handler: WsHandler
-    ) -> None:
-        """The opening handshake, server side (RFC 6455 §4.2), then the handler."""
+        self, wire: Wire, http: HttpSession, request: h11.Request
+    ) -> WebSocket | None:
+        """The opening handshake, server side (RFC 6455 §4.2): a WebSocket, or None."""
         opts = self.options
         try:
             accepted = handshake.check_upgrade(
@@ -389,7 +393,7 @@ class Server:
                 pass
         except HttpError as exc:
             await self._send_error(wire, http, exc)
-            return
+            return None
         reply = handshake.accept_response(accepted)
         await wire.write(http.send(reply) or b"", (reply,))
         # h11 has stopped at the end of the request head: any bytes after it
@@ -399,7 +403,7 @@ class Server:
             trailing_data=http.trailing_data,
             max_message_size=opts.limits.max_message_size,
         )
-        sock = WebSocket(
+        return WebSocket(
             wire,
             session,
             limits=opts.limits,
@@ -408,6 +412,9 @@ class Server:
             path=accepted.path,
             ping_payloads=opts.ping_payloads,
         )
+
+    async def _run_websocket(self, sock: WebSocket, handler: WsHandler) -> None:
+        """Run the endpoint's handler; close with 1000 after it, 1011 if it raises."""
         self.websockets.add(sock)
         try:
             await handler(sock)
@@ -416,7 +423,7 @@ class Server:
         except ConnectionClosed:
             pass  # the peer closed while the handler waited: not an error
         except Exception:
-            log.exception("WebSocket handler for %s failed", accepted.path)
+            log.exception("WebSocket handler for %s failed", sock.path)
             # §7.4.1: 1011 "encountered an unexpected condition"
             if sock.open:
                 await sock.close(1011, "internal error")

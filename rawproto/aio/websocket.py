@@ -63,18 +63,21 @@ class WebSocket:
         self._closed = asyncio.Event()
         self._close_code: int | None = None
         self._close_reason = ""
-        self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        #: pings awaiting their pong: payload → (sent at, waiter; None for the heartbeat's)
+        self._pings: dict[bytes, tuple[float, asyncio.Future[float] | None]] = {}
         self._ping_payloads = ping_payloads or (lambda: os.urandom(4))
         #: round-trip times of answered pings, seconds (heartbeat and ping())
         self.rtts: list[float] = []
-        self._heartbeat_failing = False
         self._say(format_state("OPEN"))
         wire.note("state", "OPEN")
         self._reader_task = asyncio.create_task(self._reader(), name=f"ws-reader-{wire.conn}")
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        # The heartbeat is two timers, not a task: an idle connection then costs
+        # a timer handle, not a coroutine (see benchmarks/README.md, memory).
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None  # only while failing
         if limits.ping_interval:
-            self._heartbeat_task = asyncio.create_task(
-                self._heartbeat(), name=f"ws-heartbeat-{wire.conn}"
+            self._heartbeat_timer = asyncio.get_running_loop().call_later(
+                limits.ping_interval, self._heartbeat_ping
             )
 
     # -- what the application sees --
@@ -255,13 +258,10 @@ class WebSocket:
             failure = session.failure
             code = session.close_code or (failure.code if failure else 1006)
             self._finish(code, self._close_reason)
-            if (
-                self._heartbeat_task is not None
-                and self._heartbeat_task is not asyncio.current_task()
-            ) and not self._heartbeat_failing:
-                self._heartbeat_task.cancel()
+            if self._heartbeat_timer is not None:
+                self._heartbeat_timer.cancel()
             for _, waiter in self._pings.values():
-                if not waiter.done():
+                if waiter is not None and not waiter.done():
                     waiter.set_exception(ConnectionClosed(self._close_code or 1006, "closed"))
                     waiter.exception()  # mark retrieved: nobody may be awaiting it
 
@@ -282,7 +282,9 @@ class WebSocket:
                 sent_at, waiter = pending
                 rtt = self.wire.clock() - sent_at
                 self.rtts.append(rtt)
-                if not waiter.done():
+                if waiter is None:
+                    self._heartbeat_answered()
+                elif not waiter.done():
                     waiter.set_result(rtt)
             # An unsolicited Pong is allowed and needs no answer (§5.5.3).
         elif isinstance(event, ws.CloseReceived):
@@ -324,26 +326,41 @@ class WebSocket:
         self._wakeup.set()
         self._space.set()
 
-    async def _heartbeat(self) -> None:
-        """Ping every ping_interval; no Pong within ping_timeout fails the connection.
+    def _heartbeat_ping(self) -> None:
+        """Every ping_interval a Ping; no Pong within ping_timeout fails the connection.
 
         This is the essay's "heartbeat that never came": without it, a
-        half-open TCP connection looks exactly like a quiet one.
+        half-open TCP connection looks exactly like a quiet one. (The plain
+        form is a task looping ``sleep(interval)`` then ``wait_for(ping(),
+        timeout)``; these timer callbacks do the same without a coroutine.)
         """
-        interval = self.limits.ping_interval or 0.0
-        timeout = self.limits.ping_timeout
-        while self.session.state is ws.State.OPEN:
-            await asyncio.sleep(interval)
-            if self.session.state is not ws.State.OPEN:
-                return
-            try:
-                async with asyncio.timeout(timeout):
-                    await self.ping()
-            except TimeoutError:
-                await self._heartbeat_failed(timeout or 0.0)
-                return
-            except ConnectionClosed:
-                return
+        if self.session.state is not ws.State.OPEN or self.wire.closing:
+            return
+        payload = self._ping_payloads()
+        self._pings[payload] = (self.wire.clock(), None)
+        frame = ws.Frame("PING", payload)
+        self._write_nowait(self.session.send(frame), frame)
+        loop = asyncio.get_running_loop()
+        if self.limits.ping_timeout:
+            self._heartbeat_timer = loop.call_later(
+                self.limits.ping_timeout, self._heartbeat_expired, payload
+            )
+
+    def _heartbeat_answered(self) -> None:
+        """The heartbeat's Pong came: wait ping_interval, then ask again."""
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+        if self.limits.ping_interval and self.session.state is ws.State.OPEN:
+            self._heartbeat_timer = asyncio.get_running_loop().call_later(
+                self.limits.ping_interval, self._heartbeat_ping
+            )
+
+    def _heartbeat_expired(self, payload: bytes) -> None:
+        if payload in self._pings and self.session.state is ws.State.OPEN:
+            self._heartbeat_task = asyncio.create_task(
+                self._heartbeat_failed(self.limits.ping_timeout or 0.0),
+                name=f"ws-heartbeat-failed-{self.wire.conn}",
+            )
 
     async def _heartbeat_failed(self, timeout: float) -> None:
         reason = f"keepalive ping timeout: no pong within {timeout:g} s"
@@ -351,7 +368,6 @@ class WebSocket:
         self._say(format_error(1011, reason))
         self.wire.note("error", reason)
         self._close_reason = reason
-        self._heartbeat_failing = True
         with contextlib.suppress(TimeoutError):
             # A blackholed peer reads nothing: do not wait long to tell it.
             await asyncio.wait_for(self._owed(failed), 1.0)
