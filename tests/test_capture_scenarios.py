@@ -464,6 +464,30 @@ def test_live_capture_without_permission_exits_2(
     assert "CAP_NET_RAW" in capsys.readouterr().err
 
 
+def test_live_capture_to_an_unwritable_file_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A capture that cannot be written is one line on stderr and exit 1, no traceback."""
+    from rawproto.capture import live
+
+    class Quiet:  # captures nothing: this test is about the error path
+        def __init__(self, port: int) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> list[object]:
+            return []
+
+    monkeypatch.setattr(live, "LiveCapture", Quiet)
+    out = tmp_path / "missing" / "x.pcapng"
+    args = ["--live", "--port", "8080", "-o", str(out), "--duration", "0.01"]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err
+
+
 @pytest.mark.tool("tshark")
 def test_live_capture_dissects_to_the_same_messages_as_the_synthesized_one(tmp_path: Path) -> None:
     """RFC 6455 §5.6: a real session sniffed on lo carries the same messages as its synthesis.

@@ -294,6 +294,7 @@ def test_connect_handshake_rejected_is_one_line_exit_1(strict_server: Served) ->
         ("ws://127.0.0.1:99999/echo", "port"),
         ("ws://127.0.0.1:abc/echo", "port"),
         ("ws:///echo", "no host"),
+        ("ws://[::1/echo", "Invalid IPv6 URL"),
     ],
 )
 def test_connect_bad_url_is_usage_error_exit_2(url: str, words: str) -> None:

@@ -44,7 +44,10 @@ class Url:
 
 def parse_url(url: str, schemes: Sequence[str]) -> Url:
     """``ws://127.0.0.1:8080/echo`` → parts; a clear :class:`UsageError` otherwise."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for ws://[::1
+        raise UsageError(f"{url}: {exc}") from None
     if parts.scheme not in schemes:
         if parts.scheme in ("wss", "https"):
             raise UsageError(

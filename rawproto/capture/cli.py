@@ -122,6 +122,12 @@ def _live(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     packets = cap.stop()
-    write_live(args.output, packets, args.port)
+    try:
+        write_live(args.output, packets, args.port)
+    except OSError as exc:
+        print(
+            f"rawproto capture: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
     print(f"{len(packets)} packets → {args.output}", file=sys.stderr)
     return 0
