@@ -157,7 +157,7 @@ class WebSocket:
         if self.session.state is ws.State.OPEN:
             frame = self.session.frame_for_close(code, reason)
             data = self.session.send_close(code, reason)
-            with contextlib.suppress(ConnectionError, OSError):
+            with contextlib.suppress(ConnectionClosed):
                 await self._write(data, frame)
         await self.wait_closed()
 
@@ -199,7 +199,11 @@ class WebSocket:
     async def _write(self, data: bytes, frame: ws.Frame | None) -> None:
         if frame is not None:
             self._show("send", frame)
-        await self.wire.write(data, (frame,) if frame is not None else ())
+        try:
+            await self.wire.write(data, (frame,) if frame is not None else ())
+        except (ConnectionError, OSError):
+            # The application sees one exception for "the connection is gone".
+            raise ConnectionClosed(self._close_code or 1006, "connection lost") from None
 
     def _write_nowait(self, data: bytes, frame: ws.Frame) -> bool:
         """Queue a frame without waiting; True when the buffer is over its limit."""
@@ -220,7 +224,7 @@ class WebSocket:
         else:
             assert isinstance(event, ws.Failed)
             frame = self.session.frame_for_close(event.code, event.reason)
-        with contextlib.suppress(ConnectionError, OSError):
+        with contextlib.suppress(ConnectionClosed):
             await self._write(data, frame)
 
     async def _reader(self) -> None:
