@@ -17,6 +17,13 @@ from rawproto.core.ws import Failed, Message, WsSession, repeating_mask
 MASK = repeating_mask(vectors.MASK)
 
 
+#: A correct 101 for the RFC 6455 §1.3 key, for hand-written fake servers.
+ACCEPTED_101 = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: " + vectors.ACCEPT.encode() + b"\r\n\r\n"
+)
+
+
 def client() -> WsSession:
     return WsSession("client", masks=MASK)
 

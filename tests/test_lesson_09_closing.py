@@ -11,6 +11,7 @@ import pytest
 import vectors
 from conftest import run
 from lessons import (
+    ACCEPTED_101,
     QUIET,
     client,
     mask,
@@ -104,10 +105,7 @@ def test_client_gives_up_after_close_timeout_7_1_1() -> None:
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + vectors.ACCEPT.encode() + b"\r\n\r\n"
-        )
+        writer.write(ACCEPTED_101)
         await asyncio.sleep(5)
         writer.close()
 
@@ -160,10 +158,7 @@ def test_client_sees_1006_when_the_server_vanishes_7_1_5() -> None:
 
     async def vanish(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + vectors.ACCEPT.encode() + b"\r\n\r\n"
-        )
+        writer.write(ACCEPTED_101)
         await writer.drain()
         writer.close()
 
