@@ -43,7 +43,7 @@ from rawproto.core.trace import FixedClock, Recorder, Role, WireRecord, default_
 from rawproto.core.ws import Frame
 from rawproto.explain.conn import ConnectionExplainer, ExplainedRecord
 from rawproto.explain.frames import ExplainedFrame
-from rawproto.explain.http import ExplainedHead
+from rawproto.explain.http import ExplainedHead, explain_head
 from rawproto.explain.views import explained, use_color
 
 WIDTH = 80
@@ -336,16 +336,28 @@ class Tour:
         o.say(f"    SHA-1         {steps.sha1.hex(' ')[:47]}")
         o.say(f"                  {steps.sha1.hex(' ')[48:]}")
         o.say(f"    base64        {steps.accept}")
-        o.say("    the 101 says  Sec-WebSocket-Accept: " + steps.accept + "  ✓")
+        said = self._received_header("Sec-WebSocket-Accept")
+        mark = "✓ matches" if said == steps.accept else "✗ does not match"
+        o.say(f"    the 101 says  {said}  {mark}")
         o.say()
         o.pause()
 
     def _sent_key(self) -> str:
+        """The key the client really sent, read from the record by the explainer."""
+        return self._head_value("send", "Sec-WebSocket-Key")
+
+    def _received_header(self, name: str) -> str:
+        """A header of the last response the client received, from its record."""
+        return self._head_value("recv", name)
+
+    def _head_value(self, direction: str, name: str) -> str:
         for r in reversed(self.recorder.records):
-            if r.role == "client" and r.direction == "send" and b"Sec-WebSocket-Key" in r.data:
-                line = r.data.split(b"Sec-WebSocket-Key: ", 1)[1].split(b"\r\n", 1)[0]
-                return line.decode("ascii")
-        raise RuntimeError("no handshake recorded")
+            # An HTTP head starts with a method or "HTTP/"; frames never with a letter here.
+            if r.role == "client" and r.direction == direction and r.data[:1].isalpha():
+                value = explain_head(r.data).get(name)
+                if value is not None:
+                    return value
+        raise RuntimeError(f"no {name} in the recorded handshake")
 
     async def _ensure_ws(self) -> WebSocket:
         if self.ws is None or not self.ws.open:
