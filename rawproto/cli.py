@@ -190,24 +190,34 @@ async def _serve(args: argparse.Namespace) -> int:
 # --- get ---------------------------------------------------------------------
 
 
-def _print_head(record: WireRecord) -> None:
-    """curl -v style: the head lines of each HTTP message, prefixed > or <."""
-    if record.kind != "data":
-        return
-    head, sep, _ = record.data.partition(b"\r\n\r\n")
-    if not sep or not head[:1].isalpha():
-        return
-    arrow = ">" if record.direction == "send" else "<"
-    for line in head.decode("latin-1").split("\r\n"):
-        print(f"{arrow} {line}", file=sys.stderr)
-    print(arrow, file=sys.stderr)
+class _HeadPrinter:
+    """curl -v style: each HTTP head on the wire, prefixed > or <.
+
+    The heads come from the wire record through the explainer (which finds a
+    head even when it spans several reads), not from splitting bytes here.
+    """
+
+    def __init__(self) -> None:
+        from rawproto.explain.conn import ConnectionExplainer
+
+        self.explainer = ConnectionExplainer()
+
+    def __call__(self, record: WireRecord) -> None:
+        from rawproto.explain.http import ExplainedHead
+
+        arrow = ">" if record.direction == "send" else "<"
+        for item in self.explainer.feed(record).items:
+            if isinstance(item, ExplainedHead):
+                for line in [item.start_line, *(f"{h.name}: {h.value}" for h in item.headers)]:
+                    print(f"{arrow} {line}", file=sys.stderr)
+                print(arrow, file=sys.stderr)
 
 
 async def _get(args: argparse.Namespace) -> int:
     from rawproto.aio.client import request
 
     try:
-        result = await request(args.url, tap=_print_head if args.trace else None)
+        result = await request(args.url, tap=_HeadPrinter() if args.trace else None)
     except Exception as exc:  # every failure becomes one line
         raise _usage_or_network(exc) from None
     sys.stdout.buffer.write(result.body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
@@ -26,3 +26,16 @@ def port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
     return int(text)
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """Parse ``argv``, or return the exit status argparse chose.
+
+    argparse prints the usage and a one-line error (or the help) itself and
+    then raises ``SystemExit``; a subcommand returns that status instead of
+    exiting, so ``rawproto`` stays one function call from top to bottom.
+    """
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2

@@ -37,6 +37,7 @@ from rawproto.aio import (
 from rawproto.aio.server import Server, ServerOptions
 from rawproto.aio.stream import Wire
 from rawproto.app import echo
+from rawproto.cliargs import parse
 from rawproto.core import handshake
 from rawproto.core.limits import Limits
 from rawproto.core.trace import FixedClock, Recorder, Role, WireRecord, default_clock
@@ -633,10 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parse(parser, argv)
+    if isinstance(args, int):
+        return args
     if args.list:
         for i, (name, _) in enumerate(CHAPTERS, 1):
             print(f"{i:>2}. {name}")

@@ -138,12 +138,6 @@ class WebSocket:
         data = self.session.send(frame)
         await self._write(data, frame)
 
-    async def send_prepared(self, prepared: ws.Prepared) -> None:
-        """Send a frame encoded once for many connections (see :func:`broadcast`)."""
-        if self.session.state is not ws.State.OPEN:
-            raise ConnectionClosed(self._close_code or 1006, self._close_reason)
-        await self._write(prepared.data, prepared.frame)
-
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a Ping and wait for its Pong; returns the round-trip time in seconds."""
         payload = payload if payload is not None else self._ping_payloads()

@@ -85,25 +85,6 @@ class Recorder:
             and (role is None or r.role == role)
         ]
 
-    def bytes_sent(self, role: Role, conn: int | None = None) -> int:
-        """Bytes this role wrote, headers and frame overhead included."""
-        return sum(len(r.data) for r in self.data(conn, role) if r.direction == "send")
-
-
-def fanout(*taps: Tap | None) -> Tap | None:
-    """Combine taps; ``None`` if none is set (so the I/O layer skips records)."""
-    live = [t for t in taps if t is not None]
-    if not live:
-        return None
-    if len(live) == 1:
-        return live[0]
-
-    def tap(record: WireRecord) -> None:
-        for t in live:
-            t(record)
-
-    return tap
-
 
 _conn_ids = itertools.count(1)
 

@@ -404,9 +404,6 @@ class WsSession:
     def send_binary(self, data: bytes, *, fin: bool = True) -> bytes:
         return self.send(Frame("BINARY", data, fin))
 
-    def send_ping(self, payload: bytes = b"") -> bytes:
-        return self.send(Frame("PING", payload))
-
     def send_close(self, code: int = 1000, reason: str = "") -> bytes:
         """Start the closing handshake (§7.1.2), or answer the peer's (§5.5.1)."""
         if self._close_sent:

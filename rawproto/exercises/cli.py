@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from rawproto.cliargs import parse
 from rawproto.exercises import check as checker
 from rawproto.exercises import workbook
 from rawproto.exercises.table import EXERCISES, Exercise, find
@@ -50,15 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the exercises with their RFC sections")
     i = sub.add_parser("init", help="write a workbook of stubs into DIR")
     i.add_argument("dir", metavar="DIR", type=Path)
-    i.add_argument("--force", action="store_true",
-                   help="overwrite the exercise files in a non-empty DIR")
+    i.add_argument(
+        "--force", action="store_true", help="overwrite the exercise files in a non-empty DIR"
+    )
     c = sub.add_parser("check", help="check the workbook in DIR (exit 0 when all pass)")
     c.add_argument("dir", metavar="DIR", type=Path)
-    c.add_argument("exercise", metavar="EXERCISE", nargs="?",
-                   help="one exercise, by name or number (default: all)")
-    c.add_argument("--timeout", type=_positive_seconds, default=checker.DEFAULT_TIMEOUT,
-                   metavar="S",
-                   help=f"seconds one exercise may take (default {checker.DEFAULT_TIMEOUT:g})")
+    c.add_argument(
+        "exercise",
+        metavar="EXERCISE",
+        nargs="?",
+        help="one exercise, by name or number (default: all)",
+    )
+    c.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=checker.DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds one exercise may take (default {checker.DEFAULT_TIMEOUT:g})",
+    )
     s = sub.add_parser("solution", help="print the model answer of EXERCISE")
     s.add_argument("exercise", metavar="EXERCISE", help="by name or number")
     return p
@@ -85,8 +95,10 @@ def _init(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot write {directory}: {exc.strerror or exc}") from None
-    print(f"wrote {len(EXERCISES)} exercises to {directory}/ "
-          f"(start with {EXERCISES[0].filename})", file=out)
+    print(
+        f"wrote {len(EXERCISES)} exercises to {directory}/ (start with {EXERCISES[0].filename})",
+        file=out,
+    )
     print(f"check your work with: {PROG} check {directory}", file=out)
     return 0
 
@@ -99,8 +111,9 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"{directory} is not a directory")
     exercises = [_exercise(args.exercise)] if args.exercise else list(EXERCISES)
     if not any((directory / e.filename).exists() for e in EXERCISES):
-        raise UsageError(f"{directory} holds no exercise files (create them with: "
-                         f"{PROG} init {directory})")
+        raise UsageError(
+            f"{directory} holds no exercise files (create them with: {PROG} init {directory})"
+        )
     results = checker.check(directory, exercises, timeout=args.timeout)
     print(checker.report(results, directory), file=out)
     return 0 if all(r.ok for r in results) else 1
@@ -108,8 +121,11 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 def _solution(args: argparse.Namespace, out: TextIO) -> int:
     exercise = _exercise(args.exercise)
-    print(f"# Exercise {exercise.number}: {exercise.title} — the model answer "
-          f"({exercise.rfc}, {exercise.url})", file=out)
+    print(
+        f"# Exercise {exercise.number}: {exercise.title} — the model answer "
+        f"({exercise.rfc}, {exercise.url})",
+        file=out,
+    )
     print(workbook.solution_source(exercise), end="", file=out)
     return 0
 
@@ -119,10 +135,9 @@ def main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse printed the usage and the error (or --help)
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
         if args.command == "list":
             return _list(out)

@@ -22,6 +22,7 @@ import re
 import sys
 from typing import TextIO
 
+from rawproto.cliargs import parse
 from rawproto.core.trace import Role, WireRecord
 from rawproto.explain.conn import ConnectionExplainer
 from rawproto.explain.views import explained, json_lines, use_color
@@ -54,27 +55,34 @@ def parse_hex(text: str) -> bytes:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Explain WebSocket frames (or, with --http, an HTTP/1.1 message) "
-        "byte by byte.",
+        description="Explain WebSocket frames (or, with --http, an HTTP/1.1 message) byte by byte.",
     )
     p.add_argument("hex", nargs="*", help="bytes in hex, or - to read hex text from stdin")
-    p.add_argument("--from", dest="sender", choices=("client", "server"),
-                   help="who sent the bytes (default: masked = client, unmasked = server)")
+    p.add_argument(
+        "--from",
+        dest="sender",
+        choices=("client", "server"),
+        help="who sent the bytes (default: masked = client, unmasked = server)",
+    )
     p.add_argument("--http", action="store_true", help="the bytes are HTTP/1.1")
     p.add_argument("--json", action="store_true", help="JSON lines instead of tables")
     return p
 
 
-def main(argv: list[str], *, stdin: TextIO | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: list[str],
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Run ``rawproto explain``; returns the exit status (0, or 2 on bad input)."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse already printed usage and the error
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         text = stdin.read() if args.hex == ["-"] else " ".join(args.hex)
         data = parse_hex(text)
