@@ -211,6 +211,22 @@ def pct(values: list[float], p: float) -> float:
 # --- scenarios ------------------------------------------------------------------
 
 
+async def measured_window(args: argparse.Namespace, state: dict[str, bool]) -> dict[str, object]:
+    """Warm up, measure for ``args.duration`` with ``state["measuring"]`` set, then stop.
+
+    Returns the meter's figures (seconds, CPU); the scenario adds its own.
+    """
+    await asyncio.sleep(args.warmup)
+    meter = Meter(args.server_pid)
+    meter.start()
+    state["measuring"] = True
+    await asyncio.sleep(args.duration)
+    state["measuring"] = False
+    out: dict[str, object] = dict(meter.stop())
+    state["running"] = False
+    return out
+
+
 async def small(args: argparse.Namespace) -> dict[str, object]:
     """16-byte text echo, 50 connections, one message in flight each."""
     frame = client_frame(1, b"0123456789abcdef")
@@ -234,14 +250,7 @@ async def small(args: argparse.Namespace) -> dict[str, object]:
     clients = [await connect(args.port, "/echo", Echo) for _ in range(args.connections or 50)]
     for c in clients:
         c.go()  # type: ignore[attr-defined]
-    await asyncio.sleep(args.warmup)
-    meter = Meter(args.server_pid)
-    meter.start()
-    state["measuring"] = True
-    await asyncio.sleep(args.duration)
-    state["measuring"] = False
-    out: dict[str, object] = dict(meter.stop())
-    state["running"] = False
+    out = await measured_window(args, state)
     n = len(rtts)
     out.update(
         msgs_per_s=n / float(out["seconds"]),  # type: ignore[arg-type]
@@ -272,14 +281,7 @@ async def large(args: argparse.Namespace) -> dict[str, object]:
     clients = [await connect(args.port, "/echo", Bulk) for _ in range(args.connections or 4)]
     for c in clients:
         c.t.write(frame)
-    await asyncio.sleep(args.warmup)
-    meter = Meter(args.server_pid)
-    meter.start()
-    state["measuring"] = True
-    await asyncio.sleep(args.duration)
-    state["measuring"] = False
-    out: dict[str, object] = dict(meter.stop())
-    state["running"] = False
+    out = await measured_window(args, state)
     # MB/s of echoed payload (10^6 bytes), counted when the echo is complete.
     out["mb_per_s"] = done[0] * size / 1e6 / float(out["seconds"])  # type: ignore[arg-type]
     out["messages"] = done[0]
@@ -319,14 +321,7 @@ async def handshakes(args: argparse.Namespace) -> dict[str, object]:
                 count[0 if ok else 1] += 1
 
     workers = [asyncio.create_task(worker()) for _ in range(args.connections or 50)]
-    await asyncio.sleep(args.warmup)
-    meter = Meter(args.server_pid)
-    meter.start()
-    state["measuring"] = True
-    await asyncio.sleep(args.duration)
-    state["measuring"] = False
-    out: dict[str, object] = dict(meter.stop())
-    state["running"] = False
+    out = await measured_window(args, state)
     await asyncio.wait(workers, timeout=10)
     out["handshakes_per_s"] = count[0] / float(out["seconds"])  # type: ignore[arg-type]
     out["failed"] = count[1]
