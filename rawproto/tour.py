@@ -35,7 +35,7 @@ from rawproto.aio import (
     serve,
 )
 from rawproto.aio.server import Server, ServerOptions
-from rawproto.aio.stream import Wire
+from rawproto.aio.stream import open_connection
 from rawproto.app import echo
 from rawproto.cliargs import parse
 from rawproto.core import handshake
@@ -477,8 +477,7 @@ class Tour:
 
     async def _silent_client(self, port: int) -> None:
         """Handshake by hand, then read nothing and answer nothing until dropped."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        wire = Wire(reader, writer, "client", conn_id=next(self._conn_ids))  # not recorded
+        wire = await open_connection("127.0.0.1", port, conn_id=next(self._conn_ids))  # no tap
         hs = handshake.ClientHandshake(f"127.0.0.1:{self.shown_port(port)}", "/echo", key=self.key)
         await wire.write(hs.request_bytes())
         while hs.receive_data(await wire.read(65536)) is None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from rawproto.aio.stream import Wire
+from rawproto.aio.stream import Wire, open_connection
 from rawproto.aio.websocket import PrintTrace, WebSocket
 from rawproto.core.errors import HandshakeFailed, HttpError
 from rawproto.core.handshake import ClientHandshake
@@ -71,10 +71,14 @@ def parse_url(url: str, schemes: Sequence[str]) -> Url:
     return Url(parts.scheme, parts.hostname, port, target)
 
 
-async def _open(url: Url, limits: Limits) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open(
+    url: Url, limits: Limits, *, tap: Tap | None, clock: Clock, conn_id: int | None
+) -> Wire:
     try:
         async with asyncio.timeout(limits.header_timeout):
-            return await asyncio.open_connection(url.host, url.port)
+            return await open_connection(
+                url.host, url.port, "client", tap=tap, clock=clock, conn_id=conn_id
+            )
     except TimeoutError:
         raise ConnectionError(f"connecting to {url.host}:{url.port} timed out") from None
     except ConnectionRefusedError:
@@ -110,8 +114,7 @@ async def connect(
     """
     limits = limits or Limits()
     where = parse_url(url, ("ws",))
-    reader, writer = await _open(where, limits)
-    wire = Wire(reader, writer, "client", tap=tap, clock=clock, conn_id=conn_id)
+    wire = await _open(where, limits, tap=tap, clock=clock, conn_id=conn_id)
     hs = ClientHandshake(
         host_header or where.authority,
         where.target,
@@ -202,9 +205,8 @@ class HttpConnection:
         await self.close()
 
     async def open(self) -> None:
-        reader, writer = await _open(self.url, self.limits)
-        self.wire = Wire(
-            reader, writer, "client", tap=self.tap, clock=self.clock, conn_id=self.conn_id
+        self.wire = await _open(
+            self.url, self.limits, tap=self.tap, clock=self.clock, conn_id=self.conn_id
         )
 
     async def close(self) -> None:

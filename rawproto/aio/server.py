@@ -1,4 +1,4 @@
-"""An HTTP/1.1 + WebSocket server on asyncio streams.
+"""An HTTP/1.1 + WebSocket server on asyncio: one :class:`~rawproto.aio.stream.Wire` each.
 
 The loop per connection is the HTTP cycle, written out::
 
@@ -132,7 +132,14 @@ class Server:
         return len(self._tasks)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Server:
-        self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Wire("server", tap=opts.tap, clock=opts.clock, on_open=self._accept),
+            host,
+            port,
+            reuse_address=True,
+        )
         return self
 
     async def __aenter__(self) -> Server:
@@ -167,13 +174,13 @@ class Server:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # asyncio runs each accepted connection in a task of its own.
-        task = asyncio.current_task()
-        assert task is not None
+    def _accept(self, wire: Wire) -> None:
+        """A client connected: run its connection in a task of its own."""
+        task = asyncio.get_running_loop().create_task(self._serve(wire))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        wire = Wire(reader, writer, "server", tap=self.options.tap, clock=self.options.clock)
+
+    async def _serve(self, wire: Wire) -> None:
         try:
             await self._connection(wire)
         except Exception:  # a bug in rawproto: log it once, never a traceback to the peer

@@ -1,18 +1,33 @@
 """Moving bytes, and recording each chunk once.
 
-:class:`Wire` wraps an asyncio ``StreamReader``/``StreamWriter`` pair. Every
-chunk it reads or writes becomes one :class:`~rawproto.core.trace.WireRecord`
+:class:`Wire` is the ``asyncio.Protocol`` of one TCP connection. Every chunk
+it reads or writes becomes one :class:`~rawproto.core.trace.WireRecord`
 handed to the tap — the single record of the wire that the tour, the
 captures and the dashboard read. With no tap, no record is built.
+
+A Wire is read in one of two ways:
+
+* **pull** (HTTP, hand-driven clients): ``data = await wire.read(n)``, like
+  ``asyncio.StreamReader.read`` — the plain form, easy to step through;
+* **push** (an open WebSocket): :meth:`Wire.deliver` hands every chunk to a
+  :class:`Receiver` the moment the event loop reads it. No task waits on the
+  socket, so an idle WebSocket costs no coroutine and a message costs one
+  task wake-up (the application's) instead of two (reader's, then
+  application's). See benchmarks/README.md for what that bought.
+
+Bytes that arrived before the switch are handed over first: none is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import socket
-from typing import cast
+from collections.abc import Callable
+from typing import Protocol, cast
 
+from rawproto.core.limits import READ_SIZE
 from rawproto.core.trace import (
     Address,
     Clock,
@@ -32,38 +47,148 @@ def _address(value: object) -> Address | None:
     return None
 
 
-class Wire:
+class Receiver(Protocol):
+    """Who takes a Wire's bytes in push mode (a WebSocket)."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def eof_received(self) -> None: ...
+
+    def connection_lost(self) -> None: ...
+
+
+#: Pull mode stops reading from the socket while this much is buffered and
+#: unread (TCP's window then slows the peer down), like StreamReader's limit.
+PULL_BUFFER_LIMIT = READ_SIZE
+
+_BY_QUEUE = 1  # the receiver asked to stop (its message queue is full)
+_BY_WRITES = 2  # our send buffer is over its high-water mark (see pause_writing)
+_BY_BUFFER = 4  # pull mode: PULL_BUFFER_LIMIT bytes are waiting to be read
+
+
+class Wire(asyncio.Protocol):
     """One TCP connection as seen by one endpoint."""
+
+    __slots__ = (
+        "_buffered",
+        "_chunks",
+        "_eof_sent",
+        "_close_requested",
+        "_lost",
+        "_lost_waiter",
+        "_on_open",
+        "_paused",
+        "_reader",
+        "_receiver",
+        "_writable",
+        "bytes_in",
+        "bytes_out",
+        "clock",
+        "conn",
+        "local",
+        "peer_eof",
+        "remote",
+        "role",
+        "tap",
+        "transport",
+    )
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
         role: Role,
         *,
         tap: Tap | None = None,
         clock: Clock = default_clock,
         conn_id: int | None = None,
+        on_open: Callable[[Wire], object] | None = None,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
         self.role: Role = role
         self.tap = tap
         self.clock = clock
         self.conn = conn_id if conn_id is not None else next_conn_id()
-        self.local = _address(writer.get_extra_info("sockname"))
-        self.remote = _address(writer.get_extra_info("peername"))
+        self.local: Address | None = None
+        self.remote: Address | None = None
         self.bytes_in = 0
         self.bytes_out = 0
-        self.eof_received = False
+        #: The peer sent FIN (or the connection broke).
+        self.peer_eof = False
+        self.transport: asyncio.Transport | None = None
+        self._on_open = on_open
         self._eof_sent = False
-        self._high_water = writer.transport.get_write_buffer_limits()[1]
-        sock = cast(socket.socket | None, writer.get_extra_info("socket"))
+        self._close_requested = False  # close_soon() was called (not abort())
+        self._chunks: collections.deque[bytes] = collections.deque()  # pull mode, unread
+        self._buffered = 0
+        self._reader: asyncio.Future[None] | None = None  # a read() waiting for bytes
+        self._receiver: Receiver | None = None  # push mode
+        self._paused = 0  # why reading is paused: _BY_* bits
+        self._writable: asyncio.Future[None] | None = None  # a drain() waiting
+        self._lost = False
+        self._lost_waiter: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol: the event loop calls these --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)
+        self.local = _address(transport.get_extra_info("sockname"))
+        self.remote = _address(transport.get_extra_info("peername"))
+        sock = cast(socket.socket | None, transport.get_extra_info("socket"))
         if sock is not None:
             # Small frames should leave at once, not wait for Nagle's algorithm.
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.record("send", "open")
+        if self._on_open is not None:
+            on_open, self._on_open = self._on_open, None
+            on_open(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self._receiver is not None:
+            self._receiver.data_received(data)
+            return
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered > PULL_BUFFER_LIMIT:
+            self.pause_reading(_BY_BUFFER)
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self._got_eof()
+        # True: keep our side open. The peer's FIN only ends its direction;
+        # an HTTP server may still answer a half-closed client.
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        # A reset by the peer reads as the end of the stream (and is recorded
+        # as such); our own close or abort is not the peer's EOF.
+        self._got_eof(record=exc is not None)
+        if self._close_requested:
+            self.record("send", "close")  # the socket is released
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_exception(ConnectionResetError("connection lost"))
+            self._writable.exception()  # mark retrieved: nobody may be awaiting it
+        if self._lost_waiter is not None and not self._lost_waiter.done():
+            self._lost_waiter.set_result(None)
+        if self._receiver is not None:
+            self._receiver.connection_lost()
+
+    def pause_writing(self) -> None:
+        # The transport's buffer went over its high-water mark. In push mode
+        # stop reading too: a peer that floods us with Pings but never reads
+        # our Pongs must not grow our buffer without end.
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+        if self._receiver is not None:
+            self.pause_reading(_BY_WRITES)
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+        self.resume_reading(_BY_WRITES)
+
+    # -- records --
 
     def record(
         self,
@@ -91,22 +216,95 @@ class Wire:
             )
         )
 
-    async def read(self, n: int) -> bytes:
-        """Read up to ``n`` bytes; ``b""`` means the peer sent FIN (or reset)."""
-        try:
-            data = await self.reader.read(n)
-        except (ConnectionError, OSError):
-            data = b""
-        if data:
-            self.bytes_in += len(data)
-        else:
-            self.eof_received = True
-            self.record("recv", "eof")
-        return data
-
     def received(self, data: bytes, events: tuple[object, ...]) -> None:
         """Record a chunk already read, with what the protocol made of it."""
         self.record("recv", "data", data, events)
+
+    def note(self, kind: Kind, text: str) -> None:
+        """A state change (``= OPEN``) or an error (``! 1009 ...``) on this connection."""
+        self.record("send", kind, note=text)
+
+    # -- reading: pull mode --
+
+    async def read(self, n: int) -> bytes:
+        """Read up to ``n`` bytes; ``b""`` means the peer sent FIN (or reset)."""
+        while not self._chunks:
+            if self.peer_eof:
+                return b""
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        chunks = self._chunks
+        first = chunks[0]
+        if len(first) <= n and len(chunks) == 1:
+            data = chunks.popleft()  # the usual case: one chunk, no copy
+        else:
+            parts, size = [], 0
+            while chunks and size < n:
+                chunk = chunks.popleft()
+                if size + len(chunk) > n:
+                    chunk, rest = chunk[: n - size], chunk[n - size :]
+                    chunks.appendleft(rest)
+                parts.append(chunk)
+                size += len(chunk)
+            data = b"".join(parts)
+        self._buffered -= len(data)
+        if self._buffered <= PULL_BUFFER_LIMIT:
+            self.resume_reading(_BY_BUFFER)
+        return data
+
+    def _wake_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    def _got_eof(self, record: bool = True) -> None:
+        if self.peer_eof:
+            return
+        self.peer_eof = True
+        if record:
+            self.record("recv", "eof")
+        if self._receiver is not None:
+            self._receiver.eof_received()
+        else:
+            self._wake_reader()
+
+    # -- reading: push mode --
+
+    def deliver(self, receiver: Receiver) -> None:
+        """From now on hand every chunk to ``receiver`` as it arrives.
+
+        Whatever was read but not yet taken with :meth:`read` goes first,
+        then an EOF or loss that already happened.
+        """
+        self._receiver = receiver
+        self.resume_reading(_BY_BUFFER)
+        while self._chunks and self._receiver is receiver:
+            chunk = self._chunks.popleft()
+            self._buffered -= len(chunk)
+            receiver.data_received(chunk)
+        if self.peer_eof:
+            receiver.eof_received()
+        if self._lost:
+            receiver.connection_lost()
+
+    def pause_reading(self, why: int = _BY_QUEUE) -> None:
+        """Stop reading from the socket: TCP's window then slows the sender down."""
+        if not self._paused and self.transport is not None and not self._lost:
+            with contextlib.suppress(RuntimeError):  # already closing
+                self.transport.pause_reading()
+        self._paused |= why
+
+    def resume_reading(self, why: int = _BY_QUEUE) -> None:
+        if not self._paused & why:
+            return
+        self._paused &= ~why
+        if not self._paused and self.transport is not None and not self._lost:
+            with contextlib.suppress(RuntimeError):
+                self.transport.resume_reading()
+
+    # -- writing --
 
     async def write(self, data: bytes, events: tuple[object, ...] = ()) -> None:
         """Write one chunk; wait while the send buffer is over its limit (backpressure)."""
@@ -126,31 +324,64 @@ class Wire:
         self.bytes_out += len(data)
         if self.tap is not None:
             self.record("send", "data", data, events)
-        self.writer.write(data)
-        transport = self.writer.transport
-        return transport.is_closing() or transport.get_write_buffer_size() > self._high_water
+        transport = self.transport
+        assert transport is not None
+        if self._lost or transport.is_closing():
+            return True  # drain() will say the connection is gone
+        transport.write(data)
+        return self._writable is not None
 
     async def drain(self) -> None:
         """Wait until the send buffer is below its low-water mark."""
-        await self.writer.drain()
+        if self._lost:
+            raise ConnectionResetError("connection lost")
+        if self._writable is not None:
+            await asyncio.shield(self._writable)
+        elif self.transport is not None and self.transport.is_closing():
+            # Let the event loop run once, as StreamWriter.drain() does, so a
+            # closing connection is noticed; then report it.
+            await asyncio.sleep(0)
+            if self._lost:
+                raise ConnectionResetError("connection lost")
 
-    def note(self, kind: Kind, text: str) -> None:
-        """A state change (``= OPEN``) or an error (``! 1009 ...``) on this connection."""
-        self.record("send", kind, note=text)
+    def can_write_eof(self) -> bool:
+        return self.transport is not None and self.transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        """Half-close: send FIN, keep reading."""
+        if not self._eof_sent and self.transport is not None and not self.transport.is_closing():
+            self.record("send", "eof")
+            self._eof_sent = True
+            with contextlib.suppress(OSError, RuntimeError):
+                self.transport.write_eof()
+
+    # -- closing --
 
     @property
     def closing(self) -> bool:
-        return self.writer.is_closing()
+        return self._lost or self.transport is None or self.transport.is_closing()
+
+    def close_soon(self) -> None:
+        """Close our side (FIN after what is buffered); don't wait."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if not self._eof_sent:
+                self.record("send", "eof")
+            self._close_requested = True
+            transport.close()
+
+    async def wait_lost(self, timeout: float = 1.0) -> None:
+        """Wait (bounded) until the event loop has released the socket."""
+        if not self._lost:
+            if self._lost_waiter is None:
+                self._lost_waiter = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._lost_waiter), timeout)
 
     async def close(self, timeout: float = 1.0) -> None:
         """Close our side (FIN) and release the socket."""
-        if not self.writer.is_closing():
-            if not self._eof_sent:
-                self.record("send", "eof")
-            self.writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), timeout)
-        self.record("send", "close")
+        self.close_soon()
+        await self.wait_lost(timeout)
 
     async def linger_close(self, timeout: float = 1.0, max_bytes: int = 1 << 20) -> None:
         """Half-close, discard what the peer still sends, then close.
@@ -159,21 +390,37 @@ class Wire:
         make the kernel answer with RST, and the client may never read our
         error response. So: send FIN first, drain (bounded), then close.
         """
-        if not self.writer.is_closing() and self.writer.can_write_eof():
-            self.record("send", "eof")
-            self._eof_sent = True
-            with contextlib.suppress(OSError):
-                self.writer.write_eof()
+        if not self.closing and self.can_write_eof():
+            self.write_eof()
             with contextlib.suppress(TimeoutError, OSError):
                 async with asyncio.timeout(timeout):
                     drained = 0
-                    while drained < max_bytes and (chunk := await self.reader.read(65536)):
+                    while drained < max_bytes and (chunk := await self.read(65536)):
                         drained += len(chunk)
         await self.close()
 
     def abort(self) -> None:
         """Drop the connection at once (RST), e.g. after a timeout."""
-        if not self.writer.is_closing():
+        transport = self.transport
+        if transport is None:
+            return
+        if not transport.is_closing():
             self.record("send", "eof", note="abort")
-        transport = self.writer.transport
         transport.abort()
+
+
+async def open_connection(
+    host: str,
+    port: int,
+    role: Role = "client",
+    *,
+    tap: Tap | None = None,
+    clock: Clock = default_clock,
+    conn_id: int | None = None,
+) -> Wire:
+    """TCP connect and return the connection's :class:`Wire`."""
+    loop = asyncio.get_running_loop()
+    _transport, wire = await loop.create_connection(
+        lambda: Wire(role, tap=tap, clock=clock, conn_id=conn_id), host, port
+    )
+    return wire

@@ -1,9 +1,9 @@
-"""A WebSocket on asyncio: one reader task, one heartbeat task, nothing clever.
+"""A WebSocket on asyncio: bytes pushed in by the event loop, a timer for the heartbeat.
 
 The sans-IO :class:`~rawproto.core.ws.WsSession` decides what bytes mean and
 what must be answered; this class only
 
-* reads chunks and feeds them in (:meth:`WebSocket._reader`),
+* feeds in each chunk the event loop reads (:meth:`WebSocket.data_received`),
 * writes what the session returns, including its ``obligations`` (pong, close echo),
 * owns the timers: heartbeat (``ping_interval`` / ``ping_timeout``) and
   ``close_timeout``,
@@ -38,7 +38,33 @@ PrintTrace = Callable[[str], None]
 
 
 class WebSocket:
-    """One open WebSocket, client or server side."""
+    """One open WebSocket, client or server side.
+
+    The event loop hands each chunk to :meth:`data_received` (the Wire's
+    push mode): the session turns it into events, and the RFC's answers
+    (Pong, Close echo) are written right there, before the application
+    even wakes. The application's ``recv()`` waits on one future.
+    """
+
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_done_waiters",
+        "_failing",
+        "_finished",
+        "_messages",
+        "_ping_payloads",
+        "_pings",
+        "_recv_waiters",
+        "_timer",
+        "_trace",
+        "limits",
+        "path",
+        "rtts",
+        "session",
+        "subprotocol",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -58,27 +84,34 @@ class WebSocket:
         self.path = path
         self._trace = trace
         self._messages: deque[str | bytes] = deque()
-        self._wakeup = asyncio.Event()  # a message arrived, or we closed
-        self._space = asyncio.Event()  # the application took a message
-        self._closed = asyncio.Event()
+        self._recv_waiters: list[asyncio.Future[None]] = []
+        self._done_waiters: list[asyncio.Future[None]] = []
+        self._finished = False
         self._close_code: int | None = None
         self._close_reason = ""
         #: pings awaiting their pong: payload → (sent at, waiter; None for the heartbeat's)
         self._pings: dict[bytes, tuple[float, asyncio.Future[float] | None]] = {}
-        self._ping_payloads = ping_payloads or (lambda: os.urandom(4))
+        self._ping_payloads = ping_payloads or _random_ping_payload
         #: round-trip times of answered pings, seconds (heartbeat and ping())
         self.rtts: list[float] = []
+        #: The one timer: the heartbeat's next ping or pong deadline, or (a
+        #: client after the closing handshake) how long to wait for the server's FIN.
+        self._timer: asyncio.TimerHandle | None = None
+        self._failing: asyncio.Task[None] | None = None  # only while the heartbeat fails
         self._say(format_state("OPEN"))
         wire.note("state", "OPEN")
-        self._reader_task = asyncio.create_task(self._reader(), name=f"ws-reader-{wire.conn}")
-        # The heartbeat is two timers, not a task: an idle connection then costs
-        # a timer handle, not a coroutine (see benchmarks/README.md, memory).
-        self._heartbeat_timer: asyncio.TimerHandle | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None  # only while failing
         if limits.ping_interval:
-            self._heartbeat_timer = asyncio.get_running_loop().call_later(
+            # The heartbeat is a timer, not a task: an idle connection then
+            # costs a timer handle, not a coroutine (benchmarks/README.md, memory).
+            self._timer = asyncio.get_running_loop().call_later(
                 limits.ping_interval, self._heartbeat_ping
             )
+        if session.has_pending:
+            # Frames that arrived together with the handshake come first
+            # (their bytes were recorded with the handshake's).
+            self._process(session.receive_data(b""))
+        # Then every chunk the event loop reads, as it reads it.
+        wire.deliver(self)
 
     # -- what the application sees --
 
@@ -92,17 +125,24 @@ class WebSocket:
 
     @property
     def open(self) -> bool:
-        return not self._closed.is_set() and self.session.state is ws.State.OPEN
+        return not self._finished and self.session.state is ws.State.OPEN
 
     async def recv(self) -> str | bytes:
         """The next complete message; raises :class:`ConnectionClosed` at the end."""
-        while not self._messages:
-            if self._closed.is_set():
+        messages = self._messages
+        while not messages:
+            if self._finished:
                 raise ConnectionClosed(self._close_code or 1006, self._close_reason)
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        message = self._messages.popleft()
-        self._space.set()
+            waiter = asyncio.get_running_loop().create_future()
+            self._recv_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._recv_waiters.remove(waiter)
+        message = messages.popleft()
+        if len(messages) < self.limits.max_queue:
+            self.wire.resume_reading()  # the application caught up (a no-op if not paused)
         return message
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
@@ -157,27 +197,149 @@ class WebSocket:
 
     async def wait_closed(self) -> None:
         """Wait until the connection is fully closed, at most close_timeout more."""
+        if self._finished:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._done_waiters.append(waiter)
         try:
-            await asyncio.wait_for(self._closed.wait(), self.limits.close_timeout)
+            async with asyncio.timeout(self.limits.close_timeout):
+                await waiter
         except TimeoutError:
             # §7.1.1 lets us give up waiting: drop TCP.
             self._say(format_error(1006, "close timeout: the peer did not finish closing"))
             self.wire.note("error", f"close timeout after {self.limits.close_timeout} s")
+            self._finish(self._final_code(), "close timeout")
             self.wire.abort()
-            self._reader_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader_task
-            self._finish(1006, "close timeout")
 
     async def abort(self) -> None:
         """Drop TCP with no closing handshake (fault injection, shutdown)."""
+        self._finish(self._final_code(), "aborted")
         self.wire.abort()
-        self._reader_task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._reader_task
-        self._finish(1006, "aborted")
 
-    # -- the machinery --
+    # -- the machinery: bytes in (the Wire calls these) --
+
+    def data_received(self, data: bytes) -> None:
+        events = self.session.receive_data(data)
+        self.wire.received(data, tuple(events) if self.wire.tap is not None else ())
+        self._process(events)
+
+    def eof_received(self) -> None:
+        self._process(self.session.receive_eof())
+        # The peer is gone (or has finished, as §7.1.1 wants): close too.
+        self.wire.close_soon()
+
+    def connection_lost(self) -> None:
+        self._finish(self._final_code(), self._close_reason)
+
+    def _process(self, events: list[ws.Event]) -> None:
+        for event in events:
+            self._handle(event)
+        session = self.session
+        if session.failure is not None or session.state is ws.State.CLOSED:
+            # §7.1.7: after failing, stop reading and close TCP; after a clean
+            # closing handshake, close TCP in the order §7.1.1 asks for.
+            self._close_tcp()
+        elif len(self._messages) >= self.limits.max_queue:
+            # Backpressure: stop reading until the application catches up;
+            # TCP's window then slows the sender down.
+            self.wire.pause_reading()
+
+    def _handle(self, event: ws.Event) -> None:
+        if isinstance(event, ws.Message):
+            self._messages.append(event.data)
+            self._wake(self._recv_waiters)
+        elif isinstance(event, ws.Frame):
+            self._show("recv", event)
+        elif isinstance(event, ws.Ping):
+            self._owed(event)
+        elif isinstance(event, ws.Pong):
+            pending = self._pings.pop(bytes(event.payload), None)
+            if pending is not None:
+                sent_at, waiter = pending
+                rtt = self.wire.clock() - sent_at
+                self.rtts.append(rtt)
+                if waiter is None:
+                    self._heartbeat_answered()
+                elif not waiter.done():
+                    waiter.set_result(rtt)
+            # An unsolicited Pong is allowed and needs no answer (§5.5.3).
+        elif isinstance(event, ws.CloseReceived):
+            self._close_reason = event.reason
+            self._owed(event)
+        elif isinstance(event, ws.Failed):
+            self._say(format_error(event.code, event.reason))
+            self.wire.note("error", f"{event.code} {event.reason}")
+            self._close_reason = event.reason
+            self._owed(event)
+        elif isinstance(event, ws.Closed):
+            self._close_reason = event.reason
+
+    def _owed(self, event: ws.Event) -> None:
+        """Send what the RFC obliges us to send in answer to ``event``."""
+        data = self.session.obligations(event)
+        if not data:
+            return
+        if isinstance(event, ws.Ping):
+            frame = ws.Frame("PONG", event.payload)
+        elif isinstance(event, ws.CloseReceived):
+            frame = self.session.frame_for_close(
+                1000 if event.code == 1005 else event.code, event.reason
+            )
+        else:
+            assert isinstance(event, ws.Failed)
+            frame = self.session.frame_for_close(event.code, event.reason)
+        # No waiting here: if the peer does not read, the Wire stops reading
+        # from it until our buffer drains (see Wire.pause_writing).
+        self._write_nowait(data, frame)
+
+    def _close_tcp(self) -> None:
+        """Close TCP in the order RFC 6455 §7.1.1 asks for."""
+        wire = self.wire
+        if self.session.role == "server" or self.session.failure is not None or wire.peer_eof:
+            # §7.1.1: "the underlying TCP connection, in most normal cases,
+            # SHOULD be closed first by the server"
+            wire.close_soon()
+            return
+        # §7.1.1: "the client SHOULD wait for the server to close the
+        # connection" — bounded: after close_timeout, close anyway.
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(
+            self.limits.close_timeout, wire.close_soon
+        )
+
+    def _final_code(self) -> int:
+        session = self.session
+        failure = session.failure
+        return session.close_code or (failure.code if failure else 1006)
+
+    def _finish(self, code: int, reason: str) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._close_code = code
+        if not self._close_reason:
+            self._close_reason = reason
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
+        self.wire.note("state", f"CLOSED {code}")
+        for _, waiter in self._pings.values():
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionClosed(code, "closed"))
+                waiter.exception()  # mark retrieved: nobody may be awaiting it
+        self._wake(self._recv_waiters)
+        self._wake(self._done_waiters)
+
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]]) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        waiters.clear()
+
+    # -- the machinery: bytes out --
 
     def _say(self, line: str) -> None:
         if self._trace is not None:
@@ -204,125 +366,7 @@ class WebSocket:
         self._show("send", frame)
         return self.wire.write_nowait(data, (frame,))
 
-    async def _owed(self, event: ws.Event) -> None:
-        """Send what the RFC obliges us to send in answer to ``event``."""
-        data = self.session.obligations(event)
-        if not data:
-            return
-        if isinstance(event, ws.Ping):
-            frame = ws.Frame("PONG", event.payload)
-        elif isinstance(event, ws.CloseReceived):
-            frame = self.session.frame_for_close(
-                1000 if event.code == 1005 else event.code, event.reason
-            )
-        else:
-            assert isinstance(event, ws.Failed)
-            frame = self.session.frame_for_close(event.code, event.reason)
-        with contextlib.suppress(ConnectionClosed):
-            await self._write(data, frame)
-
-    async def _reader(self) -> None:
-        wire, session = self.wire, self.session
-        try:
-            # Frames that arrived together with the handshake come first.
-            pending = session.receive_data(b"") if session.has_pending else []
-            while True:
-                if pending:
-                    data, events, pending = b"-", pending, []
-                else:
-                    data = await wire.read(self.limits.read_size)
-                    events = session.receive_eof() if not data else session.receive_data(data)
-                    if data:
-                        wire.received(data, tuple(events))
-                for event in events:
-                    await self._handle(event)
-                if not data or session.state is ws.State.CLOSED:
-                    break
-                if self._failed():
-                    # §7.1.7: after failing, stop reading and close TCP.
-                    break
-                while len(self._messages) >= self.limits.max_queue and not self._closed.is_set():
-                    # Backpressure: stop reading until the application catches up;
-                    # TCP's window then slows the sender down.
-                    self._space.clear()
-                    await self._space.wait()
-            await self._close_tcp()
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, OSError) as exc:
-            self._finish(1006, f"connection lost: {exc}")
-            wire.abort()
-        finally:
-            failure = session.failure
-            code = session.close_code or (failure.code if failure else 1006)
-            self._finish(code, self._close_reason)
-            if self._heartbeat_timer is not None:
-                self._heartbeat_timer.cancel()
-            for _, waiter in self._pings.values():
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(ConnectionClosed(self._close_code or 1006, "closed"))
-                    waiter.exception()  # mark retrieved: nobody may be awaiting it
-
-    def _failed(self) -> bool:
-        return self.session.failure is not None
-
-    async def _handle(self, event: ws.Event) -> None:
-        if isinstance(event, ws.Frame):
-            self._show("recv", event)
-        elif isinstance(event, ws.Message):
-            self._messages.append(event.data)
-            self._wakeup.set()
-        elif isinstance(event, ws.Ping):
-            await self._owed(event)
-        elif isinstance(event, ws.Pong):
-            pending = self._pings.pop(bytes(event.payload), None)
-            if pending is not None:
-                sent_at, waiter = pending
-                rtt = self.wire.clock() - sent_at
-                self.rtts.append(rtt)
-                if waiter is None:
-                    self._heartbeat_answered()
-                elif not waiter.done():
-                    waiter.set_result(rtt)
-            # An unsolicited Pong is allowed and needs no answer (§5.5.3).
-        elif isinstance(event, ws.CloseReceived):
-            self._close_reason = event.reason
-            await self._owed(event)
-        elif isinstance(event, ws.Failed):
-            self._say(format_error(event.code, event.reason))
-            self.wire.note("error", f"{event.code} {event.reason}")
-            self._close_reason = event.reason
-            await self._owed(event)
-        elif isinstance(event, ws.Closed):
-            self._close_reason = event.reason
-
-    async def _close_tcp(self) -> None:
-        """Close TCP in the order RFC 6455 §7.1.1 asks for."""
-        wire = self.wire
-        if self.session.role == "server" or self._failed() or wire.eof_received:
-            # §7.1.1: "the underlying TCP connection, in most normal cases,
-            # SHOULD be closed first by the server"
-            await wire.close()
-            return
-        # The client waits (bounded) for the server's FIN, then closes as well.
-        # §7.1.1: "the client SHOULD wait for the server to close the connection"
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.limits.close_timeout):
-                while await wire.read(self.limits.read_size):
-                    pass
-        await wire.close()
-
-    def _finish(self, code: int, reason: str) -> None:
-        if self._closed.is_set():
-            return
-        self._close_code = code
-        if not self._close_reason:
-            self._close_reason = reason
-        self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
-        self.wire.note("state", f"CLOSED {code}")
-        self._closed.set()
-        self._wakeup.set()
-        self._space.set()
+    # -- the heartbeat --
 
     def _heartbeat_ping(self) -> None:
         """Every ping_interval a Ping; no Pong within ping_timeout fails the connection.
@@ -332,30 +376,32 @@ class WebSocket:
         form is a task looping ``sleep(interval)`` then ``wait_for(ping(),
         timeout)``; these timer callbacks do the same without a coroutine.)
         """
+        self._timer = None
         if self.session.state is not ws.State.OPEN or self.wire.closing:
             return
         payload = self._ping_payloads()
         self._pings[payload] = (self.wire.clock(), None)
         frame = ws.Frame("PING", payload)
         self._write_nowait(self.session.send(frame), frame)
-        loop = asyncio.get_running_loop()
         if self.limits.ping_timeout:
-            self._heartbeat_timer = loop.call_later(
+            self._timer = asyncio.get_running_loop().call_later(
                 self.limits.ping_timeout, self._heartbeat_expired, payload
             )
 
     def _heartbeat_answered(self) -> None:
         """The heartbeat's Pong came: wait ping_interval, then ask again."""
-        if self._heartbeat_timer is not None:
-            self._heartbeat_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.limits.ping_interval and self.session.state is ws.State.OPEN:
-            self._heartbeat_timer = asyncio.get_running_loop().call_later(
+            self._timer = asyncio.get_running_loop().call_later(
                 self.limits.ping_interval, self._heartbeat_ping
             )
 
     def _heartbeat_expired(self, payload: bytes) -> None:
+        self._timer = None
         if payload in self._pings and self.session.state is ws.State.OPEN:
-            self._heartbeat_task = asyncio.create_task(
+            self._failing = asyncio.create_task(
                 self._heartbeat_failed(self.limits.ping_timeout or 0.0),
                 name=f"ws-heartbeat-failed-{self.wire.conn}",
             )
@@ -366,15 +412,18 @@ class WebSocket:
         self._say(format_error(1011, reason))
         self.wire.note("error", reason)
         self._close_reason = reason
-        with contextlib.suppress(TimeoutError):
-            # A blackholed peer reads nothing: do not wait long to tell it.
-            await asyncio.wait_for(self._owed(failed), 1.0)
+        frame = self.session.frame_for_close(1011, reason)
+        if self._write_nowait(self.session.obligations(failed), frame):
+            with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                # A blackholed peer reads nothing: do not wait long to tell it.
+                await asyncio.wait_for(self.wire.drain(), 1.0)
         # The peer is not answering: do not wait for its Close, drop TCP.
-        self.wire.abort()
-        self._reader_task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._reader_task
         self._finish(1011, reason)
+        self.wire.abort()
+
+
+def _random_ping_payload() -> bytes:
+    return os.urandom(4)
 
 
 async def broadcast(sockets: Iterable[WebSocket], message: str | bytes) -> int:

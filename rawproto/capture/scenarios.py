@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from rawproto.aio import HttpConnection, Request, Response, Router, WebSocket, connect, serve
 from rawproto.aio.server import Server, ServerOptions
-from rawproto.aio.stream import Wire
+from rawproto.aio.stream import Wire, open_connection
 from rawproto.core import handshake
 from rawproto.core.errors import HandshakeFailed
 from rawproto.core.limits import Limits
@@ -190,9 +190,8 @@ class Run:
 
     async def raw(self, srv: Server, path: str = "/echo") -> Wire:
         """A hand-driven client: the real handshake, then whatever bytes we choose."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-        wire = Wire(
-            reader, writer, "client", tap=self.tape, clock=self.clock, conn_id=next(self._ids)
+        wire = await open_connection(
+            "127.0.0.1", srv.port, tap=self.tape, clock=self.clock, conn_id=next(self._ids)
         )
         hs = handshake.ClientHandshake(HOST, path, key=self.key())
         await wire.write(hs.request_bytes(), (hs.request,))
@@ -648,14 +647,12 @@ async def abnormal(run: Run) -> None:
 
 
 async def _close_and_drain(wire: Wire) -> None:
-    if wire.writer.can_write_eof():
-        wire.record("send", "eof")
-        wire.writer.write_eof()
+    wire.write_eof()
     async with asyncio.timeout(5):
         while data := await wire.read(65536):
             wire.received(data, ())
-    wire.writer.close()
-    await wire.writer.wait_closed()
+    wire.close_soon()
+    await wire.wait_lost()
 
 
 @scenario(
