@@ -79,7 +79,8 @@ def main() -> None:
         if args.py_spy:
             spy = subprocess.Popen(
                 ["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--nonblocking",
-                 "-o", str(out) + ".txt", "--duration", str(int(args.duration + 2))],
+                 "--rate", "400", "-o", str(out) + ".txt",
+                 "--duration", str(int(args.duration + 2))],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         load = [
@@ -121,6 +122,18 @@ def print_collapsed(path: Path, top: int) -> None:
         print(f"\n{title} % of {total} samples")
         for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
             print(f"{100 * n / total:6.1f}%  {name}")
+    # Own time by where the code lives: which library would a fix go into?
+    where: dict[str, int] = {}
+    for name, n in own.items():
+        path = name.rpartition(" ")[2]
+        lib = next((k for k in LIBRARIES if k in path), "other (C calls: send, recv, epoll...)")
+        where[lib] = where.get(lib, 0) + n
+    print(f"\nown % of {total} samples, by library")
+    for lib, n in sorted(where.items(), key=lambda kv: -kv[1]):
+        print(f"{100 * n / total:6.1f}%  {lib}")
+
+
+LIBRARIES = ("wsproto/", "h11/", "rawproto/", "asyncio/", "selectors", "servers.py", "websockets/")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Bytes that arrived before the switch are handed over first: none is lost.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import socket
 from collections.abc import Callable
@@ -72,8 +71,8 @@ class Wire(asyncio.Protocol):
     __slots__ = (
         "_buffered",
         "_chunks",
-        "_eof_sent",
         "_close_requested",
+        "_eof_sent",
         "_lost",
         "_lost_waiter",
         "_on_open",
@@ -116,7 +115,10 @@ class Wire(asyncio.Protocol):
         self._on_open = on_open
         self._eof_sent = False
         self._close_requested = False  # close_soon() was called (not abort())
-        self._chunks: collections.deque[bytes] = collections.deque()  # pull mode, unread
+        # Pull mode: chunks read but not yet taken. A list, not a deque: it
+        # rarely holds more than one chunk, and an empty deque costs 760 bytes
+        # per connection where an empty list costs 56 (benchmarks: memory).
+        self._chunks: list[bytes] = []
         self._buffered = 0
         self._reader: asyncio.Future[None] | None = None  # a read() waiting for bytes
         self._receiver: Receiver | None = None  # push mode
@@ -239,14 +241,14 @@ class Wire(asyncio.Protocol):
         chunks = self._chunks
         first = chunks[0]
         if len(first) <= n and len(chunks) == 1:
-            data = chunks.popleft()  # the usual case: one chunk, no copy
+            data = chunks.pop()  # the usual case: one chunk, no copy
         else:
             parts, size = [], 0
             while chunks and size < n:
-                chunk = chunks.popleft()
+                chunk = chunks.pop(0)
                 if size + len(chunk) > n:
                     chunk, rest = chunk[: n - size], chunk[n - size :]
-                    chunks.appendleft(rest)
+                    chunks.insert(0, rest)
                 parts.append(chunk)
                 size += len(chunk)
             data = b"".join(parts)
@@ -281,7 +283,7 @@ class Wire(asyncio.Protocol):
         self._receiver = receiver
         self.resume_reading(_BY_BUFFER)
         while self._chunks and self._receiver is receiver:
-            chunk = self._chunks.popleft()
+            chunk = self._chunks.pop(0)
             self._buffered -= len(chunk)
             receiver.data_received(chunk)
         if self.peer_eof:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from rawproto.aio.stream import Wire
@@ -83,7 +82,9 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.path = path
         self._trace = trace
-        self._messages: deque[str | bytes] = deque()
+        # Received messages not yet taken by recv(); at most max_queue, so a
+        # list (56 bytes empty) serves as well as a deque (760 bytes empty).
+        self._messages: list[str | bytes] = []
         self._recv_waiters: list[asyncio.Future[None]] = []
         self._done_waiters: list[asyncio.Future[None]] = []
         self._finished = False
@@ -140,7 +141,7 @@ class WebSocket:
             finally:
                 with contextlib.suppress(ValueError):
                     self._recv_waiters.remove(waiter)
-        message = messages.popleft()
+        message = messages.pop(0)
         if len(messages) < self.limits.max_queue:
             self.wire.resume_reading()  # the application caught up (a no-op if not paused)
         return message
@@ -157,10 +158,23 @@ class WebSocket:
 
     async def send(self, message: str | bytes) -> None:
         """Send one message in one frame: ``str`` as TEXT, ``bytes`` as BINARY."""
-        if isinstance(message, str):
-            await self.send_frame(ws.Frame("TEXT", message.encode("utf-8")))
-        else:
-            await self.send_frame(ws.Frame("BINARY", bytes(message)))
+        session = self.session
+        if session.state is not ws.State.OPEN:
+            raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+        # The plain form is ``await self.send_frame(Frame("TEXT", ...))``. This
+        # runs once per message, so it is flattened: one coroutine, no Frame
+        # object unless a tap or a trace will look at it.
+        data = session.send_message(message)
+        events: tuple[object, ...] = ()
+        if self.wire.tap is not None or self._trace is not None:
+            if isinstance(message, str):
+                frame = ws.Frame("TEXT", message.encode("utf-8"))
+            else:
+                frame = ws.Frame("BINARY", bytes(message))
+            self._show("send", frame)
+            events = (frame,)
+        if self.wire.write_nowait(data, events):
+            await self._drain()
 
     async def send_fragments(self, parts: list[str] | list[bytes]) -> None:
         """Send one message as several frames: first TEXT/BINARY, then CONT (§5.4)."""
@@ -355,8 +369,12 @@ class WebSocket:
     async def _write(self, data: bytes, frame: ws.Frame | None) -> None:
         if frame is not None:
             self._show("send", frame)
+        if self.wire.write_nowait(data, (frame,) if frame is not None else ()):
+            await self._drain()
+
+    async def _drain(self) -> None:
         try:
-            await self.wire.write(data, (frame,) if frame is not None else ())
+            await self.wire.drain()
         except (ConnectionError, OSError):
             # The application sees one exception for "the connection is gone".
             raise ConnectionClosed(self._close_code or 1006, "connection lost") from None

@@ -262,7 +262,9 @@ class WsSession:
         if self._conn.state in (ConnectionState.CLOSED, ConnectionState.REMOTE_CLOSING):
             return []  # nothing may follow a Close frame (§5.5.1)
         self._conn.receive_data(data)
-        return list(self._translate())
+        events: list[Event] = []
+        self._translate(events)
+        return events
 
     def receive_eof(self) -> list[Event]:
         """The peer closed TCP. Without a Close frame first, that is 1006.
@@ -279,32 +281,36 @@ class WsSession:
             return [self._finish(self._close_received.code, self._close_received.reason)]
         return [self._finish(1006, "connection closed without a Close frame")]
 
-    def _translate(self) -> Iterator[Event]:
+    def _translate(self, out: list[Event]) -> None:
+        """wsproto's events → ours, appended to ``out``. (A loop filling a list
+        rather than nested generators: this runs for every frame received.)"""
         before = self._conn.state
         for event in self._conn.events():
             if isinstance(event, WsprotoMessage):
-                yield from self._data(event)
+                self._data(event, out)
             elif isinstance(event, WsprotoPing):
                 payload = bytes(event.payload)
-                yield Frame("PING", payload)
-                yield Ping(payload)
+                out.append(Frame("PING", payload))
+                out.append(Ping(payload))
             elif isinstance(event, WsprotoPong):
                 payload = bytes(event.payload)
-                yield Frame("PONG", payload)
-                yield Pong(payload)
+                out.append(Frame("PONG", payload))
+                out.append(Pong(payload))
             elif isinstance(event, CloseConnection):
                 if self._conn.state is before:
                     # wsproto reports a parse failure as a CloseConnection
                     # event but leaves its state unchanged (a real Close frame
                     # moves it on): we must send the Close ourselves.
-                    yield self._fail(int(event.code), event.reason or close_code_name(event.code))
+                    out.append(
+                        self._fail(int(event.code), event.reason or close_code_name(event.code))
+                    )
                     return
-                yield from self._peer_close(int(event.code), event.reason or "")
+                self._peer_close(int(event.code), event.reason or "", out)
             if self._failed is not None:
                 return
             before = self._conn.state
 
-    def _data(self, event: WsprotoMessage[Any]) -> Iterator[Event]:
+    def _data(self, event: WsprotoMessage[Any], out: list[Event]) -> None:
         is_text = isinstance(event, WsprotoText)
         chunk: str | bytes = event.data
         raw = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
@@ -314,7 +320,13 @@ class WsSession:
             # §7.4.1: "1009 indicates that an endpoint is terminating the
             # connection because it has received a message that is too big
             # for it to process."
-            yield self._fail(1009, f"message too big: over {self.max_message_size} bytes")
+            out.append(self._fail(1009, f"message too big: over {self.max_message_size} bytes"))
+            return
+        if event.frame_finished and event.message_finished and not self._message_parts:
+            # The common case: a whole message in one frame, in one read. No copy.
+            out.append(Frame("TEXT" if is_text else "BINARY", raw, True, is_text))
+            out.append(Message(chunk if is_text else raw, 1))
+            self._message_size = 0
             return
         self._message_parts.append(chunk)
         self._frame_parts.append(raw)
@@ -322,30 +334,30 @@ class WsSession:
             opcode: Opcode = ("TEXT" if is_text else "BINARY") if self._frame_is_first else "CONT"
             pieces = self._frame_parts
             payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)  # no copy when whole
-            yield Frame(opcode, payload, event.message_finished, is_text)
+            out.append(Frame(opcode, payload, event.message_finished, is_text))
             self._frame_parts = []
             self._frame_is_first = event.message_finished
             self._message_frames += 1
         if event.message_finished:
             parts = self._message_parts
             data: str | bytes
-            if len(parts) == 1:  # the common case: one frame, one read, no copy
+            if len(parts) == 1:
                 data = parts[0] if is_text else raw
             elif is_text:
                 data = "".join(p for p in parts if isinstance(p, str))
             else:
                 data = b"".join(p for p in parts if isinstance(p, bytes))
-            yield Message(data, self._message_frames)
+            out.append(Message(data, self._message_frames))
             self._message_parts, self._message_size, self._message_frames = [], 0, 0
 
-    def _peer_close(self, code: int, reason: str) -> Iterator[Event]:
+    def _peer_close(self, code: int, reason: str, out: list[Event]) -> None:
         payload = b"" if code == 1005 else code.to_bytes(2, "big") + reason.encode("utf-8")
-        yield Frame("CLOSE", payload)
+        out.append(Frame("CLOSE", payload))
         self._close_received = CloseReceived(code, reason)
-        yield self._close_received
+        out.append(self._close_received)
         if self._close_sent:
             # §7.1.4: both Close frames have crossed: the WebSocket is closed.
-            yield self._finish(code, reason)
+            out.append(self._finish(code, reason))
 
     def _fail(self, code: int, reason: str) -> Failed:
         self._failed = Failed(code, reason)
@@ -397,6 +409,19 @@ class WsSession:
             if self._close_received is not None:
                 self._finish(self._close_received.code, self._close_received.reason)
         return data
+
+    def send_message(self, message: str | bytes) -> bytes:
+        """Encode one complete message in one frame: ``str`` TEXT, ``bytes`` BINARY.
+
+        The same bytes as ``send(Frame("TEXT", text.encode()))``, without the
+        :class:`Frame` (built only when someone watches) or the round trip
+        through UTF-8 that wsproto's ``TextMessage`` would undo.
+        """
+        if self._sending is not None:
+            raise ValueError("a new message cannot start inside a fragmented one (§5.4)")
+        if isinstance(message, str):
+            return self._send(WsprotoText(message))
+        return self._send(BytesMessage(message))
 
     def send_text(self, text: str, *, fin: bool = True) -> bytes:
         return self.send(Frame("TEXT", text.encode("utf-8"), fin))
