@@ -48,7 +48,7 @@ def serve_profiled(impl: str, port: int, seconds: float, out: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["small", "large", "handshake", "broadcast"])
+    parser.add_argument("scenario", choices=["small", "large", "handshake", "broadcast", "http"])
     parser.add_argument("--impl", default="rawproto")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--top", type=int, default=25)
@@ -83,13 +83,16 @@ def main() -> None:
                  "--duration", str(int(args.duration + 2))],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        load = [
-            "taskset", "-c", run.LOAD_CPU, sys.executable, str(HERE / "load.py"),
-            args.scenario, str(port), str(server.pid), "--duration", str(args.duration),
-        ]  # fmt: skip
         t0 = time.monotonic()
-        result = subprocess.run(load, env=env, capture_output=True, text=True, timeout=120)
-        print(result.stdout.strip() or result.stderr.strip()[-500:])
+        if args.scenario == "http":
+            print(run.run_wrk(port, server.pid, args.duration))
+        else:
+            load = [
+                "taskset", "-c", run.LOAD_CPU, sys.executable, str(HERE / "load.py"),
+                args.scenario, str(port), str(server.pid), "--duration", str(args.duration),
+            ]  # fmt: skip
+            result = subprocess.run(load, env=env, capture_output=True, text=True, timeout=120)
+            print(result.stdout.strip() or result.stderr.strip()[-500:])
         if spy is not None:
             spy.wait(30)
     finally:

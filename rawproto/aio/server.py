@@ -237,34 +237,37 @@ class Server:
         """
         limits = self.options.limits
         started = False
-        deadline_idle = limits.header_timeout if first else limits.keepalive_timeout
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + deadline_idle
-        while True:
-            event = http.next_event()
-            if isinstance(event, h11.Request):
-                return event
-            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-                return None
-            try:
-                async with asyncio.timeout_at(deadline):
-                    data = await wire.read(limits.read_size)
-            except TimeoutError:
-                if started:
-                    raise HttpError(
-                        408, f"no complete request head within {limits.header_timeout:g} s"
-                    ) from None
-                return None
-            if not data:
-                http.receive_eof()
-                if not started:
+        wire.set_read_deadline(
+            loop.time() + (limits.header_timeout if first else limits.keepalive_timeout)
+        )
+        try:
+            while True:
+                event = http.next_event()
+                if isinstance(event, h11.Request):
+                    return event
+                if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                     return None
-                continue
-            if not started:
-                started = True
-                deadline = loop.time() + limits.header_timeout
-            http.receive_data(data)
-            wire.received(data, ())
+                try:
+                    data = await wire.read(limits.read_size)
+                except TimeoutError:
+                    if started:
+                        raise HttpError(
+                            408, f"no complete request head within {limits.header_timeout:g} s"
+                        ) from None
+                    return None
+                if not data:
+                    http.receive_eof()
+                    if not started:
+                        return None
+                    continue
+                if not started:
+                    started = True
+                    wire.set_read_deadline(loop.time() + limits.header_timeout)
+                http.receive_data(data)
+                wire.received(data, ())
+        finally:
+            wire.set_read_deadline(None)
 
     async def _read_body(self, wire: Wire, http: HttpSession) -> bytes:
         """Read the request body up to EndOfMessage (limit: max_body_bytes → 413)."""
@@ -357,7 +360,8 @@ class Server:
                 headers=headers,
                 head=head,
             )
-            await wire.write(http.send_all(*events), tuple(events))
+            if wire.write_nowait(http.send_all(*events), tuple(events)):
+                await wire.drain()
             return
         # No Content-Length: h11 frames the body as chunked for HTTP/1.1.
         start = h11.Response(

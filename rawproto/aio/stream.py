@@ -72,6 +72,8 @@ class Wire(asyncio.Protocol):
         "_buffered",
         "_chunks",
         "_close_requested",
+        "_deadline",
+        "_deadline_timer",
         "_eof_sent",
         "_lost",
         "_lost_waiter",
@@ -126,6 +128,8 @@ class Wire(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None  # a drain() waiting
         self._lost = False
         self._lost_waiter: asyncio.Future[None] | None = None
+        self._deadline: float | None = None  # read() raises TimeoutError after it
+        self._deadline_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol: the event loop calls these --
 
@@ -162,6 +166,7 @@ class Wire(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._cancel_deadline()
         # A reset by the peer reads as the end of the stream (and is recorded
         # as such); our own close or abort is not the peer's EOF.
         self._got_eof(record=exc is not None)
@@ -229,10 +234,16 @@ class Wire(asyncio.Protocol):
     # -- reading: pull mode --
 
     async def read(self, n: int) -> bytes:
-        """Read up to ``n`` bytes; ``b""`` means the peer sent FIN (or reset)."""
+        """Read up to ``n`` bytes; ``b""`` means the peer sent FIN (or reset).
+
+        Raises ``TimeoutError`` if it would have to wait past the deadline
+        set with :meth:`set_read_deadline`.
+        """
         while not self._chunks:
             if self.peer_eof:
                 return b""
+            if self._deadline is not None and self._deadline <= self._loop_time():
+                raise TimeoutError("read deadline passed")
             self._reader = asyncio.get_running_loop().create_future()
             try:
                 await self._reader
@@ -256,6 +267,41 @@ class Wire(asyncio.Protocol):
         if self._buffered <= PULL_BUFFER_LIMIT:
             self.resume_reading(_BY_BUFFER)
         return data
+
+    def set_read_deadline(self, when: float | None) -> None:
+        """From now on, :meth:`read` gives up at loop time ``when`` (None: never).
+
+        The plain form is ``async with asyncio.timeout_at(when): await
+        wire.read(n)`` around every read: a Timeout object and a timer per
+        request. Here one timer per connection is re-armed only when it
+        fires early, so a keep-alive request that moves the deadline costs
+        one float assignment.
+        """
+        self._deadline = when
+        if when is not None and self._deadline_timer is None:
+            loop = asyncio.get_running_loop()
+            self._deadline_timer = loop.call_at(when, self._deadline_check)
+
+    def _deadline_check(self) -> None:
+        self._deadline_timer = None
+        when = self._deadline
+        if when is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < when:  # the deadline moved on since the timer was set
+            self._deadline_timer = loop.call_at(when, self._deadline_check)
+        elif self._reader is not None and not self._reader.done():
+            self._reader.set_exception(TimeoutError("read deadline passed"))
+
+    def _cancel_deadline(self) -> None:
+        self._deadline = None
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     def _wake_reader(self) -> None:
         if self._reader is not None and not self._reader.done():
@@ -281,6 +327,7 @@ class Wire(asyncio.Protocol):
         then an EOF or loss that already happened.
         """
         self._receiver = receiver
+        self._cancel_deadline()  # a WebSocket has its own timers
         self.resume_reading(_BY_BUFFER)
         while self._chunks and self._receiver is receiver:
             chunk = self._chunks.pop(0)

@@ -179,7 +179,9 @@ def check_upgrade(
     ``status`` is 400, 403, 405 or 426 and ``headers`` carry what that status
     requires (``Allow``, ``Upgrade``, ``Sec-WebSocket-Version``).
     """
-    headers = request.headers
+    # One pass over h11's Headers (a Sequence whose iteration is per-item
+    # __getitem__) instead of one per rule: the rules below read a list.
+    headers = list(request.headers)
     # §4.2.1 (1): "An HTTP/1.1 or higher GET request"
     if request.method != b"GET":
         raise _reject(METHOD_IS_GET, f"got {request.method.decode()}", [("Allow", "GET")])
@@ -329,7 +331,7 @@ class ClientHandshake:
         return self._check_101(event)
 
     def _check_101(self, response: h11.InformationalResponse) -> Established:
-        headers = response.headers
+        headers = list(response.headers)  # one pass, as in check_upgrade
         # §4.1: "If the response lacks an |Upgrade| header field or the
         # |Upgrade| header field contains a value that is not an ASCII
         # case-insensitive match for the value 'websocket', the client MUST

@@ -34,6 +34,7 @@ NEED_DATA = h11.NEED_DATA
 PAUSED = h11.PAUSED
 
 Header = tuple[str, str]
+RawHeader = tuple[bytes, bytes]  #: as h11 hands them over: lower-cased name, value
 
 
 class HttpSession:
@@ -91,13 +92,14 @@ class HttpSession:
         # incomplete; a head that arrives whole in one read is measured here.
         if len(request.target) > self.max_head_bytes:
             raise HttpError(414, f"the request-target is over {self.max_head_bytes} bytes")
-        if head_size(request) > self.max_head_bytes:
+        headers = list(request.headers)  # one pass over h11's Headers, not one per check
+        if head_size(request, headers) > self.max_head_bytes:
             raise HttpError(431, f"the request head is over {self.max_head_bytes} bytes")
         # RFC 9110 §6.2: a server answers 505 for a major version it does not
         # support. h11 accepts any HTTP/x.y, so the check is ours.
         if request.http_version not in (b"1.0", b"1.1"):
             raise HttpError(505, f"HTTP/{request.http_version.decode()} is not spoken here")
-        length = request_content_length(request)
+        length = request_content_length(request, headers)
         if length is not None and length > self.max_body_bytes:
             # RFC 9110 §15.5.14: refuse early, before reading the body.
             raise HttpError(413, f"Content-Length {length} exceeds {self.max_body_bytes} bytes")
@@ -122,7 +124,7 @@ class HttpSession:
             raise
 
     def send_all(self, *events: Any) -> bytes:
-        return b"".join(self.send(e) or b"" for e in events)
+        return b"".join([self.send(e) or b"" for e in events])
 
     # -- the cycle --
 
@@ -161,14 +163,17 @@ def reason_phrase(status: int) -> bytes:
         return b""
 
 
-def head_size(request: h11.Request) -> int:
+def head_size(request: h11.Request, headers: Sequence[RawHeader] | None = None) -> int:
     """The size of a request head as sent, give or take optional whitespace."""
     line = len(request.method) + 1 + len(request.target) + 1 + 8 + 2
-    return line + sum(len(k) + 2 + len(v) + 2 for k, v in request.headers) + 2
+    headers = request.headers if headers is None else headers
+    return line + sum(len(k) + 2 + len(v) + 2 for k, v in headers) + 2
 
 
-def request_content_length(message: h11.Request | h11.Response) -> int | None:
-    for name, value in message.headers:
+def request_content_length(
+    message: h11.Request | h11.Response, headers: Sequence[RawHeader] | None = None
+) -> int | None:
+    for name, value in message.headers if headers is None else headers:
         if name == b"content-length":
             return int(value)
     return None
@@ -197,8 +202,13 @@ def response(
     ]
     if body and not head:
         events.append(h11.Data(data=body))
-    events.append(h11.EndOfMessage())
+    events.append(END_OF_MESSAGE)
     return events
+
+
+#: h11's events are frozen: one EndOfMessage serves every response (its
+#: constructor validates headers, which costs a little on every request).
+END_OF_MESSAGE = h11.EndOfMessage()
 
 
 def error_response(error: HttpError, *, close: bool = True) -> list[Any]:
