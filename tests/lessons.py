@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 
 import vectors
@@ -70,10 +71,16 @@ async def running(router: Router | None = None, **options) -> AsyncIterator:
 
 
 async def raw_upgrade(
-    port: int, extra: bytes = b""
+    port: int, extra: bytes = b"", sock: socket.socket | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A hand-driven client: sends the Upgrade (plus ``extra``) and reads the 101."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    """A hand-driven client: sends the Upgrade (plus ``extra``) and reads the 101.
+
+    ``sock``: an already connected socket to use (e.g. with a small buffer).
+    """
+    if sock is not None:
+        reader, writer = await asyncio.open_connection(sock=sock)
+    else:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(UPGRADE + extra)
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 ")

@@ -6,6 +6,8 @@ Chapter: docs/08-ping-pong-and-heartbeats.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 
 import vectors
 from conftest import run
@@ -89,5 +91,48 @@ def test_client_heartbeat_measures_rtt_of_answered_pings_5_5_2() -> None:
             assert ws.open
             assert 0 <= await ws.ping(b"manual") < 1
             await ws.close()
+
+    run(body())
+
+
+def test_server_stops_reading_pings_while_its_pongs_are_not_read_5_5_2() -> None:
+    """Every Ping MUST get its Pong (§5.5.2), but a peer that floods Pings and
+    never reads the Pongs must not make the server buffer without end: once
+    its send buffer is over the high-water mark, the server stops reading
+    (TCP then holds the peer back) until the Pongs drain.
+
+    https://www.rfc-editor.org/rfc/rfc6455#section-5.5.2
+    """
+    ping = masked_frame(0x89, b"p" * 125)  # the largest control frame (§5.5)
+    batch = ping * 500  # 65.5 KB
+
+    async def body() -> None:
+        async with running() as srv:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # A tiny receive window: the server's Pongs back up at once.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", srv.port))
+            _reader, writer = await raw_upgrade(srv.port, sock=sock)
+            for _ in range(100):  # the server registers the socket right after the 101
+                if srv.websockets:
+                    break
+                await asyncio.sleep(0.01)
+            (ws,) = srv.websockets
+            sent = 0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.5):
+                    while sent < 8_000_000:  # bounded: at most 8 MB of Pings
+                        writer.write(batch)
+                        sent += len(batch)
+                        await writer.drain()  # blocks once the server stops reading
+            await asyncio.sleep(0.3)
+            buffered = ws.wire.transport.get_write_buffer_size()
+            read = ws.wire.bytes_in
+            # The server read only part of the flood, and holds at most its
+            # high-water mark plus the Pongs for one read (256 KiB of Pings).
+            assert buffered <= 64 * 1024 + Limits().read_size, (buffered, read, sent)
+            assert read < sent
+            writer.transport.abort()
 
     run(body())
