@@ -293,6 +293,10 @@ class WebSocket:
         data = self.session.obligations(event)
         if not data:
             return
+        if self.wire.tap is None and self._trace is None:
+            # Nobody watches: the bytes are all there is to send.
+            self.wire.write_nowait(data)
+            return
         if isinstance(event, ws.Ping):
             frame = ws.Frame("PONG", event.payload)
         elif isinstance(event, ws.CloseReceived):
@@ -337,8 +341,10 @@ class WebSocket:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
-        self.wire.note("state", f"CLOSED {code}")
+        if self._trace is not None:
+            self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
+        if self.wire.tap is not None:
+            self.wire.note("state", f"CLOSED {code}")
         for _, waiter in self._pings.values():
             if waiter is not None and not waiter.done():
                 waiter.set_exception(ConnectionClosed(code, "closed"))
