@@ -27,14 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import h11  # noqa: E402
-import wsproto.frame_protocol  # noqa: E402
-from wsproto.connection import Connection, ConnectionType  # noqa: E402
-from wsproto.events import BytesMessage, TextMessage  # noqa: E402
+import h11
+import wsproto.frame_protocol
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, TextMessage
 
-from rawproto.core import ws  # noqa: E402
-from rawproto.core.handshake import accept_response, check_upgrade  # noqa: E402
-from rawproto.core.http1 import HttpSession, response  # noqa: E402
+from rawproto.core import ws
+from rawproto.core.handshake import accept_response, check_upgrade
+from rawproto.core.http1 import HttpSession, response
 
 MASK = b"\x37\xfa\x21\x3d"  # RFC 6455 §5.7's example key
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's example key

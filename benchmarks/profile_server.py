@@ -111,6 +111,7 @@ def print_collapsed(path: Path, top: int) -> None:
     """py-spy's raw (collapsed) stacks → % of samples per function, own and inclusive."""
     own: dict[str, int] = {}
     incl: dict[str, int] = {}
+    inside: dict[str, int] = {}  # samples with the library anywhere on the stack
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -121,6 +122,8 @@ def print_collapsed(path: Path, top: int) -> None:
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for f in set(frames):
             incl[f] = incl.get(f, 0) + n
+        for lib in {_library(f) for f in frames}:
+            inside[lib] = inside.get(lib, 0) + n
     for title, table in (("inclusive", incl), ("own", own)):
         print(f"\n{title} % of {total} samples")
         for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
@@ -128,12 +131,20 @@ def print_collapsed(path: Path, top: int) -> None:
     # Own time by where the code lives: which library would a fix go into?
     where: dict[str, int] = {}
     for name, n in own.items():
-        path = name.rpartition(" ")[2]
-        lib = next((k for k in LIBRARIES if k in path), "other (C calls: send, recv, epoll...)")
+        lib = _library(name)
         where[lib] = where.get(lib, 0) + n
     print(f"\nown % of {total} samples, by library")
     for lib, n in sorted(where.items(), key=lambda kv: -kv[1]):
         print(f"{100 * n / total:6.1f}%  {lib}")
+    # Inside a library: its own code and all it calls (an engine's whole cost).
+    print(f"\n% of {total} samples spent inside each library (it and what it calls)")
+    for lib in ("h11/", "wsproto/", "rawproto/"):
+        print(f"{100 * inside.get(lib, 0) / total:6.1f}%  {lib}")
+
+
+def _library(frame: str) -> str:
+    path = frame.rpartition(" ")[2]
+    return next((k for k in LIBRARIES if k in path), "other (C calls: send, recv, epoll...)")
 
 
 LIBRARIES = ("wsproto/", "h11/", "rawproto/", "asyncio/", "selectors", "servers.py", "websockets/")

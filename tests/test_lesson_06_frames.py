@@ -6,6 +6,7 @@ Chapter: docs/06-frames-and-masking.md
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 import vectors
@@ -273,5 +274,26 @@ def test_broadcast_encodes_once_and_reaches_every_client_5_1() -> None:
             assert [await c.recv() for c in clients] == ["tick 1"] * 5
             for c in clients:
                 await c.close()
+
+    run(body())
+
+
+def test_both_ends_send_small_frames_at_once_without_nagle() -> None:
+    """A 6-byte Pong must not wait for Nagle's algorithm (RFC 9293 §3.7.4) to
+    gather more bytes: both sockets have TCP_NODELAY set (asyncio's TCP
+    transports set it; rawproto relies on that instead of repeating it)."""
+
+    async def body() -> None:
+        async with running() as server:
+            ws = await connect(f"ws://127.0.0.1:{server.port}/echo")
+            for _ in range(100):  # the server registers the socket right after the 101
+                if server.websockets:
+                    break
+                await asyncio.sleep(0.01)
+            (theirs,) = server.websockets
+            for end in (ws, theirs):
+                sock = end.wire.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            await ws.close()
 
     run(body())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -137,11 +136,11 @@ class Wire(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         self.local = _address(transport.get_extra_info("sockname"))
         self.remote = _address(transport.get_extra_info("peername"))
-        sock = cast(socket.socket | None, transport.get_extra_info("socket"))
-        if sock is not None:
-            # Small frames should leave at once, not wait for Nagle's algorithm.
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Small frames should leave at once, not wait for Nagle's algorithm
+        # (RFC 9293 §3.7.4, https://www.rfc-editor.org/rfc/rfc9293#section-3.7.4):
+        # asyncio's TCP transports already set TCP_NODELAY on every socket
+        # they create or accept (asyncio/base_events.py, _set_nodelay), so
+        # there is no setsockopt() to repeat here.
         self.record("send", "open")
         if self._on_open is not None:
             on_open, self._on_open = self._on_open, None
