@@ -54,6 +54,7 @@ class WebSocket:
         "_messages",
         "_ping_payloads",
         "_pings",
+        "_queue_full",
         "_recv_waiters",
         "_timer",
         "_trace",
@@ -88,6 +89,7 @@ class WebSocket:
         self._recv_waiters: list[asyncio.Future[None]] = []
         self._done_waiters: list[asyncio.Future[None]] = []
         self._finished = False
+        self._queue_full = False  # we paused reading: max_queue messages wait
         self._close_code: int | None = None
         self._close_reason = ""
         #: pings awaiting their pong: payload → (sent at, waiter; None for the heartbeat's)
@@ -137,13 +139,15 @@ class WebSocket:
             waiter = asyncio.get_running_loop().create_future()
             self._recv_waiters.append(waiter)
             try:
-                await waiter
-            finally:
-                with contextlib.suppress(ValueError):
+                await waiter  # _wake() sets it and empties the list
+            except BaseException:
+                if waiter in self._recv_waiters:  # cancelled: forget this waiter
                     self._recv_waiters.remove(waiter)
+                raise
         message = messages.pop(0)
-        if len(messages) < self.limits.max_queue:
-            self.wire.resume_reading()  # the application caught up (a no-op if not paused)
+        if self._queue_full and len(messages) < self.limits.max_queue:
+            self._queue_full = False
+            self.wire.resume_reading()  # the application caught up
         return message
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
@@ -256,6 +260,7 @@ class WebSocket:
         elif len(self._messages) >= self.limits.max_queue:
             # Backpressure: stop reading until the application catches up;
             # TCP's window then slows the sender down.
+            self._queue_full = True
             self.wire.pause_reading()
 
     def _handle(self, event: ws.Event) -> None:
