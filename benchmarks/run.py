@@ -72,7 +72,7 @@ SCENARIOS = {
     "small": Scenario(
         "small",
         "Small messages: 16-byte text echo, 50 connections, one in flight each",
-        ["rawproto", "websockets", "aiohttp", "trivial"],
+        ["rawproto", "websockets", "aiohttp", "trivial", "engines"],
         "websockets",
         [
             Metric("msgs_per_s", "messages/s"),
@@ -85,7 +85,7 @@ SCENARIOS = {
     "large": Scenario(
         "large",
         "Large messages: 1 MiB binary echo, 4 connections",
-        ["rawproto", "websockets", "aiohttp", "trivial"],
+        ["rawproto", "websockets", "aiohttp", "trivial", "engines"],
         "websockets",
         [Metric("mb_per_s", "MB/s", True, "{:,.1f}"), *CPU],
         [("mb_per_s", ">=", 1.0)],
@@ -93,7 +93,7 @@ SCENARIOS = {
     "handshake": Scenario(
         "handshake",
         "Handshakes: connect, upgrade, closing handshake, TCP close (50 in parallel)",
-        ["rawproto", "websockets", "aiohttp", "trivial"],
+        ["rawproto", "websockets", "aiohttp", "trivial", "engines"],
         "websockets",
         [Metric("handshakes_per_s", "handshakes/s"), Metric("failed", "failed", False), *CPU],
         [("handshakes_per_s", ">=", 1.0)],
@@ -133,7 +133,7 @@ SCENARIOS = {
     "http": Scenario(
         "http",
         "HTTP keep-alive GET: wrk, 50 connections",
-        ["rawproto", "aiohttp", "uvicorn", "trivial"],
+        ["rawproto", "aiohttp", "uvicorn", "trivial", "engines"],
         "uvicorn",
         [
             Metric("requests_per_s", "requests/s"),
@@ -184,6 +184,13 @@ def cpu_busy(cpu: str) -> float:
                 ticks = [int(x) for x in line.split()[1:]]
                 return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
     return float("nan")
+
+
+#: What the two reference rows are (see benchmarks/README.md).
+LABELS = {
+    "trivial": " (generator ceiling)",
+    "engines": " (h11 + wsproto alone: engine ceiling)",
+}
 
 
 def wrk_ms(value: str) -> float:
@@ -307,7 +314,7 @@ def render(results: dict[str, dict[str, list[dict[str, float]]]], opts: argparse
         head += [f"{k} ÷ {p}" for p in ref for k in ratio_keys]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for impl in sc.impls:
-            row = [impl + (" (generator ceiling)" if impl == "trivial" else "")]
+            row = [impl + LABELS.get(impl, "")]
             for m in sc.metrics:
                 v = median([float(x.get(m.key, float("nan"))) for x in rounds[impl]])
                 row.append(m.fmt.format(v) if v == v else "–")

@@ -331,8 +331,105 @@ def main() -> None:
         "websockets": run_websockets,
         "aiohttp": run_aiohttp,
         "trivial": run_trivial,
+        "engines": run_engines,
     }[impl]
     asyncio.run(runner(port))
+
+
+
+# --- h11 + wsproto alone: the ceiling of any server on these engines --------------
+
+
+class EnginesOnly(asyncio.Protocol):
+    """h11 and wsproto with nothing around them: no checks, no records, no
+    timers, no task per connection, canned answers. What a server built on
+    these two engines can reach at most on this machine (rawproto's targets
+    are measured against websockets, which has its own engine)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        import h11
+
+        self.t: asyncio.Transport = transport  # type: ignore[assignment]
+        self.http = h11.Connection(h11.SERVER)
+        self.ws: object = None
+        self.upgrade: bytes | None = None
+        self.parts: list[object] = []
+
+    def data_received(self, data: bytes) -> None:
+        import h11
+
+        if self.ws is not None:
+            self._frames(data)
+            return
+        http = self.http
+        http.receive_data(data)
+        while True:
+            event = http.next_event()
+            if isinstance(event, h11.Request):
+                self.upgrade = next(
+                    (v for k, v in event.headers if k == b"sec-websocket-key"), None
+                )
+            elif isinstance(event, h11.EndOfMessage) and self.upgrade is not None:
+                accept = base64.b64encode(hashlib.sha1(self.upgrade + GUID).digest())
+                reply = h11.InformationalResponse(
+                    status_code=101,
+                    headers=[
+                        (b"Upgrade", b"websocket"),
+                        (b"Connection", b"Upgrade"),
+                        (b"Sec-WebSocket-Accept", accept),
+                    ],
+                )
+                self.t.write(http.send(reply) or b"")
+                from wsproto.connection import Connection, ConnectionType
+
+                self.ws = Connection(ConnectionType.SERVER)
+                trailing = bytes(http.trailing_data[0])
+                if trailing:
+                    self._frames(trailing)
+                return
+            elif isinstance(event, h11.EndOfMessage):
+                head = h11.Response(
+                    status_code=200,
+                    headers=[("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))],
+                )
+                self.t.write(
+                    b"".join([http.send(head) or b"", http.send(h11.Data(data=HELLO)) or b"",
+                              http.send(h11.EndOfMessage()) or b""])
+                )  # fmt: skip
+                http.start_next_cycle()
+            elif isinstance(event, h11.ConnectionClosed):
+                self.t.close()
+                return
+            elif event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+
+    def _frames(self, data: bytes) -> None:
+        from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+
+        ws = self.ws
+        ws.receive_data(data)  # type: ignore[attr-defined]
+        for event in ws.events():  # type: ignore[attr-defined]
+            if isinstance(event, Message):
+                self.parts.append(event.data)
+                if event.message_finished:
+                    parts, self.parts = self.parts, []
+                    if isinstance(event, TextMessage):
+                        reply: object = TextMessage("".join(parts))  # type: ignore[arg-type]
+                    else:
+                        reply = BytesMessage(b"".join(parts))  # type: ignore[arg-type]
+                    self.t.write(ws.send(reply))  # type: ignore[attr-defined]
+            elif isinstance(event, Ping):
+                self.t.write(ws.send(event.response()))  # type: ignore[attr-defined]
+            elif isinstance(event, CloseConnection):
+                self.t.write(ws.send(event.response()))  # type: ignore[attr-defined]
+                self.t.close()  # the server closes TCP first (RFC 6455 §7.1.1)
+                return
+
+
+async def run_engines(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(EnginesOnly, "127.0.0.1", port, backlog=1024)
+    await server.serve_forever()
 
 
 if __name__ == "__main__":

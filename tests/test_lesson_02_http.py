@@ -182,6 +182,30 @@ def test_server_answers_a_slow_request_head_with_408_9110_15_5_9() -> None:
     run(body())
 
 
+def test_a_started_head_on_a_kept_alive_connection_has_header_timeout_not_keepalive_9110_15_5_9() -> None:
+    """Between requests a connection may idle for keepalive_timeout; once the
+    next head has started it must be complete within header_timeout (the
+    shorter one), or 408 — the deadline moves earlier, and is kept."""
+
+    async def body() -> None:
+        limits = Limits(ping_interval=None, header_timeout=0.3, keepalive_timeout=5.0)
+        async with running(limits=limits) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")  # the first answer: kept alive
+            await asyncio.sleep(0.5)  # idle: past header_timeout, well within keepalive_timeout
+            started = asyncio.get_running_loop().time()
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+            async with asyncio.timeout(4.0):  # under keepalive_timeout: fails if that applied
+                rest = await reader.read()
+            waited = asyncio.get_running_loop().time() - started
+            assert b"HTTP/1.1 408 Request Timeout\r\n" in rest
+            assert waited < 2.0, waited
+            writer.close()
+
+    run(body())
+
+
 def test_server_answers_an_oversized_head_with_431_rfc6585_5() -> None:
     """RFC 6585 §5: 431 when the header fields are too large (limit: max_head_bytes)."""
 

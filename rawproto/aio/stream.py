@@ -241,8 +241,18 @@ class Wire(asyncio.Protocol):
         while not self._chunks:
             if self.peer_eof:
                 return b""
-            if self._deadline is not None and self._deadline <= self._loop_time():
-                raise TimeoutError("read deadline passed")
+            if self._deadline is not None:
+                if self._deadline <= self._loop_time():
+                    raise TimeoutError("read deadline passed")
+                timer = self._deadline_timer
+                if timer is None or self._deadline < timer.when():
+                    # Armed only when a read must wait; again only if the
+                    # deadline moved earlier than the armed timer.
+                    if timer is not None:
+                        timer.cancel()
+                    self._deadline_timer = asyncio.get_running_loop().call_at(
+                        self._deadline, self._deadline_check
+                    )
             self._reader = asyncio.get_running_loop().create_future()
             try:
                 await self._reader
@@ -272,14 +282,11 @@ class Wire(asyncio.Protocol):
 
         The plain form is ``async with asyncio.timeout_at(when): await
         wire.read(n)`` around every read: a Timeout object and a timer per
-        request. Here one timer per connection is re-armed only when it
-        fires early, so a keep-alive request that moves the deadline costs
-        one float assignment.
+        request. Here a connection has at most one timer, armed by the first
+        read that has to wait and re-armed only when it fires early, so a
+        keep-alive request that moves the deadline costs one float assignment.
         """
         self._deadline = when
-        if when is not None and self._deadline_timer is None:
-            loop = asyncio.get_running_loop()
-            self._deadline_timer = loop.call_at(when, self._deadline_check)
 
     def _deadline_check(self) -> None:
         self._deadline_timer = None

@@ -101,7 +101,8 @@ class WebSocket:
         #: client after the closing handshake) how long to wait for the server's FIN.
         self._timer: asyncio.TimerHandle | None = None
         self._failing: asyncio.Task[None] | None = None  # only while the heartbeat fails
-        self._say(format_state("OPEN"))
+        if trace is not None:
+            self._say(format_state("OPEN"))
         wire.note("state", "OPEN")
         if limits.ping_interval:
             # The heartbeat is a timer, not a task: an idle connection then
@@ -155,6 +156,8 @@ class WebSocket:
 
     async def _iterate(self) -> AsyncIterator[str | bytes]:
         while True:
+            if self._finished and not self._messages:
+                return  # the usual end: no exception to build and catch
             try:
                 yield await self.recv()
             except ConnectionClosed:

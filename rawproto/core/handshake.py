@@ -25,7 +25,7 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import h11
@@ -87,12 +87,29 @@ def new_key(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
 # --- Small header helpers ----------------------------------------------------
 
 
-def header_values(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+#: Header name (lower-cased, as h11 hands it over) → its values, in order.
+HeaderIndex = dict[bytes, list[bytes]]
+
+
+def index_headers(headers: Iterable[tuple[bytes, bytes]]) -> HeaderIndex:
+    """One pass over the headers; then each rule below is a dictionary lookup.
+
+    (The plain form scans the whole list once per rule: six scans per
+    handshake, each through h11's ``Headers``, a Sequence that builds every
+    item anew.)
+    """
+    index: HeaderIndex = {}
+    for name, value in headers:
+        index.setdefault(name, []).append(value)
+    return index
+
+
+def header_values(headers: HeaderIndex, name: bytes) -> list[bytes]:
     """All values of one header (h11 lower-cases names)."""
-    return [v for k, v in headers if k == name]
+    return headers.get(name, [])
 
 
-def tokens(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> list[str]:
+def tokens(headers: HeaderIndex, name: bytes) -> list[str]:
     """A comma-separated token list, across repeated headers, lower-cased.
 
     ``Connection: keep-alive, Upgrade`` (Firefox) → ``["keep-alive", "upgrade"]``.
@@ -103,7 +120,7 @@ def tokens(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> list[str]:
     return out
 
 
-def _single(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
+def _single(headers: HeaderIndex, name: bytes) -> str | None:
     values = header_values(headers, name)
     return values[0].decode("latin-1") if len(values) == 1 else None
 
@@ -164,7 +181,7 @@ class Accepted:
 
 def is_upgrade_request(request: h11.Request) -> bool:
     """Does this request ask for a WebSocket at all? (An Upgrade header is present.)"""
-    return bool(header_values(request.headers, b"upgrade"))
+    return any(name == b"upgrade" for name, _ in request.headers)
 
 
 def check_upgrade(
@@ -179,9 +196,7 @@ def check_upgrade(
     ``status`` is 400, 403, 405 or 426 and ``headers`` carry what that status
     requires (``Allow``, ``Upgrade``, ``Sec-WebSocket-Version``).
     """
-    # One pass over h11's Headers (a Sequence whose iteration is per-item
-    # __getitem__) instead of one per rule: the rules below read a list.
-    headers = list(request.headers)
+    headers = index_headers(request.headers)
     # §4.2.1 (1): "An HTTP/1.1 or higher GET request"
     if request.method != b"GET":
         raise _reject(METHOD_IS_GET, f"got {request.method.decode()}", [("Allow", "GET")])
@@ -331,7 +346,7 @@ class ClientHandshake:
         return self._check_101(event)
 
     def _check_101(self, response: h11.InformationalResponse) -> Established:
-        headers = list(response.headers)  # one pass, as in check_upgrade
+        headers = index_headers(response.headers)
         # §4.1: "If the response lacks an |Upgrade| header field or the
         # |Upgrade| header field contains a value that is not an ASCII
         # case-insensitive match for the value 'websocket', the client MUST
