@@ -215,7 +215,10 @@ class Server:
             first = False
             self._busy.add(wire)
             route = self.router.routes.get(request.target.decode("latin-1").split("?", 1)[0])
-            if handshake.is_upgrade_request(request) and route and route.websocket:
+            upgrade = route and route.websocket and handshake.is_upgrade_request(
+                request, http.request_headers
+            )
+            if upgrade and route and route.websocket:
                 sock = await self._upgrade(wire, http, request)
                 # HTTP is over on this connection: let the h11 state go.
                 del http, request
@@ -397,7 +400,10 @@ class Server:
         opts = self.options
         try:
             accepted = handshake.check_upgrade(
-                request, origins=opts.origins, subprotocols=opts.subprotocols
+                request,
+                origins=opts.origins,
+                subprotocols=opts.subprotocols,
+                headers=http.request_headers,
             )
             # A GET has no body, but read to EndOfMessage: the rest is WebSocket.
             while not isinstance(http.next_event(), h11.EndOfMessage):

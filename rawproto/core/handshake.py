@@ -25,12 +25,13 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import h11
 
 from rawproto.core.errors import HandshakeFailed, HandshakeRejected
+from rawproto.core.http1 import HeaderIndex, index_headers
 
 #: RFC 6455 §1.3: the GUID every endpoint appends to the key. A fixed string,
 #: chosen "in a form that is unlikely to be used by network endpoints that do
@@ -85,23 +86,6 @@ def new_key(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
 
 
 # --- Small header helpers ----------------------------------------------------
-
-
-#: Header name (lower-cased, as h11 hands it over) → its values, in order.
-HeaderIndex = dict[bytes, list[bytes]]
-
-
-def index_headers(headers: Iterable[tuple[bytes, bytes]]) -> HeaderIndex:
-    """One pass over the headers; then each rule below is a dictionary lookup.
-
-    (The plain form scans the whole list once per rule: six scans per
-    handshake, each through h11's ``Headers``, a Sequence that builds every
-    item anew.)
-    """
-    index: HeaderIndex = {}
-    for name, value in headers:
-        index.setdefault(name, []).append(value)
-    return index
 
 
 def header_values(headers: HeaderIndex, name: bytes) -> list[bytes]:
@@ -179,8 +163,13 @@ class Accepted:
     path: str
 
 
-def is_upgrade_request(request: h11.Request) -> bool:
-    """Does this request ask for a WebSocket at all? (An Upgrade header is present.)"""
+def is_upgrade_request(request: h11.Request, headers: HeaderIndex | None = None) -> bool:
+    """Does this request ask for a WebSocket at all? (An Upgrade header is present.)
+
+    ``headers``: the request's headers already indexed (``HttpSession.request_headers``).
+    """
+    if headers is not None:
+        return b"upgrade" in headers
     return any(name == b"upgrade" for name, _ in request.headers)
 
 
@@ -189,14 +178,17 @@ def check_upgrade(
     *,
     origins: Sequence[str] | None = None,
     subprotocols: Sequence[str] = (),
+    headers: HeaderIndex | None = None,
 ) -> Accepted:
     """Check every rule of RFC 6455 §4.2.1 on a parsed request, or raise.
 
     Raises :class:`HandshakeRejected` naming the first broken rule; its
     ``status`` is 400, 403, 405 or 426 and ``headers`` carry what that status
-    requires (``Allow``, ``Upgrade``, ``Sec-WebSocket-Version``).
+    requires (``Allow``, ``Upgrade``, ``Sec-WebSocket-Version``). Pass
+    ``headers`` if the request's headers are already indexed.
     """
-    headers = index_headers(request.headers)
+    if headers is None:
+        headers = index_headers(request.headers)
     # §4.2.1 (1): "An HTTP/1.1 or higher GET request"
     if request.method != b"GET":
         raise _reject(METHOD_IS_GET, f"got {request.method.decode()}", [("Allow", "GET")])

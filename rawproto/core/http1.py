@@ -18,7 +18,7 @@ The HTTP cycle, as h11 models it (both peers' states on each side)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -35,6 +35,21 @@ PAUSED = h11.PAUSED
 
 Header = tuple[str, str]
 RawHeader = tuple[bytes, bytes]  #: as h11 hands them over: lower-cased name, value
+
+#: Header name (lower-cased, as h11 hands it over) → its values, in order.
+HeaderIndex = dict[bytes, list[bytes]]
+
+
+def index_headers(headers: Iterable[RawHeader]) -> HeaderIndex:
+    """One pass over the headers; then each rule that reads them is a lookup.
+
+    (The plain form scans the whole list once per rule — each scan through
+    h11's ``Headers``, a Sequence that builds every item anew.)
+    """
+    index: HeaderIndex = {}
+    for name, value in headers:
+        index.setdefault(name, []).append(value)
+    return index
 
 
 class HttpSession:
@@ -54,6 +69,8 @@ class HttpSession:
         )
         self.max_head_bytes = max_head_bytes
         self.max_body_bytes = max_body_bytes
+        #: The last request's headers, indexed (server side; see _check_request).
+        self.request_headers: HeaderIndex = {}
         self._body_bytes = 0
         self._line_complete = False  # has the start line's CRLF arrived this cycle?
 
@@ -92,17 +109,26 @@ class HttpSession:
         # incomplete; a head that arrives whole in one read is measured here.
         if len(request.target) > self.max_head_bytes:
             raise HttpError(414, f"the request-target is over {self.max_head_bytes} bytes")
-        headers = list(request.headers)  # one pass over h11's Headers, not one per check
-        if head_size(request, headers) > self.max_head_bytes:
+        # One pass over the headers: the head's size and an index the
+        # server's later rules (the Upgrade's, RFC 6455 §4.2.1) read too.
+        size = len(request.method) + 1 + len(request.target) + 1 + 8 + 2 + 2
+        index: HeaderIndex = {}
+        for name, value in request.headers:
+            size += len(name) + 2 + len(value) + 2  # "name: value\r\n"
+            index.setdefault(name, []).append(value)
+        self.request_headers = index
+        if size > self.max_head_bytes:
             raise HttpError(431, f"the request head is over {self.max_head_bytes} bytes")
         # RFC 9110 §6.2: a server answers 505 for a major version it does not
         # support. h11 accepts any HTTP/x.y, so the check is ours.
         if request.http_version not in (b"1.0", b"1.1"):
             raise HttpError(505, f"HTTP/{request.http_version.decode()} is not spoken here")
-        length = request_content_length(request, headers)
-        if length is not None and length > self.max_body_bytes:
+        length = index.get(b"content-length")  # h11 has checked it is one valid number
+        if length is not None and int(length[0]) > self.max_body_bytes:
             # RFC 9110 §15.5.14: refuse early, before reading the body.
-            raise HttpError(413, f"Content-Length {length} exceeds {self.max_body_bytes} bytes")
+            raise HttpError(
+                413, f"Content-Length {int(length[0])} exceeds {self.max_body_bytes} bytes"
+            )
 
     def error_for(self, exc: h11.ProtocolError) -> HttpError:
         """Map an h11 protocol error to the status we answer, with a reason."""
@@ -161,22 +187,6 @@ def reason_phrase(status: int) -> bytes:
         return HTTPStatus(status).phrase.encode("ascii")
     except ValueError:
         return b""
-
-
-def head_size(request: h11.Request, headers: Sequence[RawHeader] | None = None) -> int:
-    """The size of a request head as sent, give or take optional whitespace."""
-    line = len(request.method) + 1 + len(request.target) + 1 + 8 + 2
-    headers = request.headers if headers is None else headers
-    return line + sum(len(k) + 2 + len(v) + 2 for k, v in headers) + 2
-
-
-def request_content_length(
-    message: h11.Request | h11.Response, headers: Sequence[RawHeader] | None = None
-) -> int | None:
-    for name, value in message.headers if headers is None else headers:
-        if name == b"content-length":
-            return int(value)
-    return None
 
 
 def response(
