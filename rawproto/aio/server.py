@@ -215,10 +215,8 @@ class Server:
             first = False
             self._busy.add(wire)
             route = self.router.routes.get(request.target.decode("latin-1").split("?", 1)[0])
-            upgrade = route and route.websocket and handshake.is_upgrade_request(
-                request, http.request_headers
-            )
-            if upgrade and route and route.websocket:
+            wants_websocket = handshake.is_upgrade_request(request, http.request_headers)
+            if wants_websocket and route and route.websocket:
                 sock = await self._upgrade(wire, http, request)
                 # HTTP is over on this connection: let the h11 state go.
                 del http, request
@@ -363,8 +361,7 @@ class Server:
                 headers=headers,
                 head=head,
             )
-            if wire.write_nowait(http.send_all(*events), tuple(events)):
-                await wire.drain()
+            await wire.write(http.send_all(*events), tuple(events))
             return
         # No Content-Length: h11 frames the body as chunked for HTTP/1.1.
         start = h11.Response(
