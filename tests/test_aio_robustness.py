@@ -8,6 +8,7 @@ nothing at ERROR level (its log is where a traceback would go).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -98,3 +99,45 @@ def test_server_survives_random_bytes_without_traceback_or_hang(
     with caplog.at_level(logging.ERROR, logger="rawproto"):
         run(body(), timeout=50)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_bytes_the_server_is_not_reading_yet_wait_in_tcp_not_in_memory() -> None:
+    """While a handler works, the client may keep sending (pipelining, or
+    plain abuse). The server buffers at most PULL_BUFFER_LIMIT unread bytes,
+    then stops reading: TCP's window holds the rest back at the sender."""
+    from rawproto.aio import Response, Router
+    from rawproto.aio.stream import PULL_BUFFER_LIMIT
+
+    async def slow(request) -> Response:
+        await asyncio.sleep(1.0)  # the connection is not read meanwhile
+        return Response(200, b"done\n")
+
+    router = Router()
+    router.http("/slow", slow)
+
+    async def body() -> None:
+        options = ServerOptions(limits=LIMITS)
+        server = await serve(router, "127.0.0.1", 0, options)
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            junk = b"x" * 65536
+            sent = 0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.8):  # while the handler sleeps
+                    while sent < 32 * 1024 * 1024:  # bounded: at most 32 MiB
+                        writer.write(junk)
+                        sent += len(junk)
+                        await writer.drain()  # blocks once the server stops reading
+            (wire,) = server._busy  # the connection in the middle of its exchange
+            # What the server took from the socket: the read that carried the
+            # request (up to read_size, handed to h11), then at most the limit
+            # plus the one socket read (asyncio's, up to 256 KiB) that crossed it.
+            bound = LIMITS.read_size + PULL_BUFFER_LIMIT + 256 * 1024
+            assert wire.bytes_in <= bound, (wire.bytes_in, sent)
+            assert sent > wire.bytes_in
+            writer.transport.abort()
+        finally:
+            await server.shutdown(timeout=2)
+
+    run(body())
