@@ -24,6 +24,7 @@ import sys
 import timeit
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -97,12 +98,19 @@ def small_rawproto() -> Callable[[], object]:
     return echo
 
 
-def small_websockets() -> Callable[[], object] | None:
+def _websockets_open() -> Any | None:
+    """websockets' sans-IO core as an open server connection, if installed."""
     try:
         from websockets.protocol import Protocol, Side, State
     except ImportError:
         return None
-    proto = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    return Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+
+
+def small_websockets() -> Callable[[], object] | None:
+    proto = _websockets_open()
+    if proto is None:
+        return None
 
     def echo() -> object:
         proto.receive_data(SMALL)
@@ -143,11 +151,9 @@ def large_rawproto() -> Callable[[], object]:
 
 
 def large_websockets() -> Callable[[], object] | None:
-    try:
-        from websockets.protocol import Protocol, Side, State
-    except ImportError:
+    proto = _websockets_open()
+    if proto is None:
         return None
-    proto = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
 
     def echo() -> object:
         for chunk in LARGE_CHUNKS:

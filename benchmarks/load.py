@@ -153,6 +153,16 @@ async def connect(
     raise AssertionError("unreachable")
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+    except OSError:
+        return float("nan")
+
+
 def cpu_busy(cpu: str) -> float:
     """Seconds CPU ``cpu`` ("cpu0") has spent busy since boot, whoever ran."""
     with open("/proc/stat") as f:
@@ -170,21 +180,13 @@ class Meter:
     def __init__(self, server_pid: int) -> None:
         self.server_pid = server_pid
 
-    def _server_cpu(self) -> float:
-        try:
-            with open(f"/proc/{self.server_pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / CLK
-        except OSError:
-            return float("nan")
-
     def start(self) -> None:
-        self.t0, self.c0, self.s0 = time.monotonic(), time.process_time(), self._server_cpu()
+        self.t0, self.c0, self.s0 = time.monotonic(), time.process_time(), proc_cpu(self.server_pid)
         self.b0 = cpu_busy("cpu0")
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self.t0
-        server = (self._server_cpu() - self.s0) / wall
+        server = (proc_cpu(self.server_pid) - self.s0) / wall
         return {
             "seconds": wall,
             "load_cpu": (time.process_time() - self.c0) / wall,

@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from load import cpu_busy, proc_cpu  # the same /proc readers as the generator
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SERVER_CPU, LOAD_CPU = "0", "1"
@@ -165,25 +167,6 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20
             return
         time.sleep(0.05)
     raise RuntimeError("server did not listen in time")
-
-
-def proc_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return float("nan")
-
-
-def cpu_busy(cpu: str) -> float:
-    """Seconds CPU ``cpu`` ("cpu0") has spent busy since boot, whoever ran."""
-    with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith(cpu + " "):
-                ticks = [int(x) for x in line.split()[1:]]
-                return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    return float("nan")
 
 
 #: What the two reference rows are (see benchmarks/README.md).

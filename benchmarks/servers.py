@@ -26,7 +26,13 @@ import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import Any, ClassVar
+
+# rawproto's own engines (runtime dependencies: always installed), for the
+# `engines` server. Imported here, not in its methods: those run per chunk.
+import h11
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 
 HELLO = b"Hello, world!\n"
 TICK = 0.010  # seconds between broadcast updates
@@ -347,17 +353,13 @@ class EnginesOnly(asyncio.Protocol):
     are measured against websockets, which has its own engine)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        import h11
-
         self.t: asyncio.Transport = transport  # type: ignore[assignment]
         self.http = h11.Connection(h11.SERVER)
-        self.ws: object = None
+        self.ws: Connection | None = None
         self.upgrade: bytes | None = None
-        self.parts: list[object] = []
+        self.parts: list[Any] = []
 
     def data_received(self, data: bytes) -> None:
-        import h11
-
         if self.ws is not None:
             self._frames(data)
             return
@@ -380,8 +382,6 @@ class EnginesOnly(asyncio.Protocol):
                     ],
                 )
                 self.t.write(http.send(reply) or b"")
-                from wsproto.connection import Connection, ConnectionType
-
                 self.ws = Connection(ConnectionType.SERVER)
                 trailing = bytes(http.trailing_data[0])
                 if trailing:
@@ -404,24 +404,24 @@ class EnginesOnly(asyncio.Protocol):
                 return
 
     def _frames(self, data: bytes) -> None:
-        from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
-
         ws = self.ws
-        ws.receive_data(data)  # type: ignore[attr-defined]
-        for event in ws.events():  # type: ignore[attr-defined]
+        assert ws is not None
+        ws.receive_data(data)
+        for event in ws.events():
             if isinstance(event, Message):
                 self.parts.append(event.data)
                 if event.message_finished:
                     parts, self.parts = self.parts, []
+                    reply: TextMessage | BytesMessage
                     if isinstance(event, TextMessage):
-                        reply: object = TextMessage("".join(parts))  # type: ignore[arg-type]
+                        reply = TextMessage("".join(parts))
                     else:
-                        reply = BytesMessage(b"".join(parts))  # type: ignore[arg-type]
-                    self.t.write(ws.send(reply))  # type: ignore[attr-defined]
+                        reply = BytesMessage(b"".join(parts))
+                    self.t.write(ws.send(reply))
             elif isinstance(event, Ping):
-                self.t.write(ws.send(event.response()))  # type: ignore[attr-defined]
+                self.t.write(ws.send(event.response()))
             elif isinstance(event, CloseConnection):
-                self.t.write(ws.send(event.response()))  # type: ignore[attr-defined]
+                self.t.write(ws.send(event.response()))
                 self.t.close()  # the server closes TCP first (RFC 6455 §7.1.1)
                 return
 

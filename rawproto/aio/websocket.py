@@ -173,7 +173,7 @@ class WebSocket:
         # object unless a tap or a trace will look at it.
         data = session.send_message(message)
         events: tuple[object, ...] = ()
-        if self.wire.tap is not None or self._trace is not None:
+        if self._watched:
             if isinstance(message, str):
                 frame = ws.Frame("TEXT", message.encode("utf-8"))
             else:
@@ -301,7 +301,7 @@ class WebSocket:
         data = self.session.obligations(event)
         if not data:
             return
-        if self.wire.tap is None and self._trace is None:
+        if not self._watched:
             # Nobody watches: the bytes are all there is to send.
             self.wire.write_nowait(data)
             return
@@ -368,6 +368,11 @@ class WebSocket:
         waiters.clear()
 
     # -- the machinery: bytes out --
+
+    @property
+    def _watched(self) -> bool:
+        """Does a tap or a trace read what we send? (Only then build Frame objects.)"""
+        return self.wire.tap is not None or self._trace is not None
 
     def _say(self, line: str) -> None:
         if self._trace is not None:
