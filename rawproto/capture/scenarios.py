@@ -651,8 +651,7 @@ async def _close_and_drain(wire: Wire) -> None:
     async with asyncio.timeout(5):
         while data := await wire.read(65536):
             wire.received(data, ())
-    wire.close_soon()
-    await wire.wait_lost()
+    await wire.close()
 
 
 @scenario(
