@@ -79,6 +79,38 @@ def test_server_heartbeat_fails_a_silent_peer_with_1011() -> None:
     run(body())
 
 
+def test_heartbeat_outlives_the_request_head_timeout_it_shares_a_timer_with() -> None:
+    """A connection has one timer: first the request head's deadline
+    (header_timeout), then, once upgraded, the heartbeat's. The head's deadline
+    must end with the handshake — the timer it armed fires early, finds the
+    heartbeat's later deadline and re-arms — so an answered heartbeat keeps
+    the connection open long past header_timeout (§5.5.2: Pongs answer Pings)."""
+
+    async def body() -> None:
+        limits = Limits(header_timeout=0.1, ping_interval=0.25, ping_timeout=0.5)
+        async with running(limits=limits) as server:
+            loop = asyncio.get_running_loop()
+            reader, writer = await raw_upgrade(server.port)
+            opened = loop.time()
+            pings: list[float] = []  # when each Ping came, seconds after the upgrade
+            deadline = opened + 1.2
+            while loop.time() < deadline:  # bounded: at most 1.2 s
+                with contextlib.suppress(TimeoutError):
+                    head = await asyncio.wait_for(reader.readexactly(2), deadline - loop.time())
+                    assert head == b"\x89\x04", head  # a heartbeat Ping, nothing else
+                    pings.append(loop.time() - opened)
+                    payload = await reader.readexactly(4)
+                    writer.write(masked_frame(0x8A, payload))  # its Pong
+            # Pings at ~0.25, 0.5, 0.75, 1.0 s: not at the header timeout's 0.1 s,
+            # and the header timeout closed nothing.
+            assert len(pings) >= 3, pings
+            assert pings[0] >= 0.2, pings
+            assert not reader.at_eof()
+            writer.close()
+
+    run(body())
+
+
 def test_client_heartbeat_measures_rtt_of_answered_pings_5_5_2() -> None:
     """Each answered ping gives a round-trip time; the connection stays open."""
 

@@ -239,7 +239,7 @@ class Server:
         limits = self.options.limits
         started = False
         loop = asyncio.get_running_loop()
-        wire.set_read_deadline(
+        wire.set_deadline(
             loop.time() + (limits.header_timeout if first else limits.keepalive_timeout)
         )
         try:
@@ -264,11 +264,11 @@ class Server:
                     continue
                 if not started:
                     started = True
-                    wire.set_read_deadline(loop.time() + limits.header_timeout)
+                    wire.set_deadline(loop.time() + limits.header_timeout)
                 http.receive_data(data)
                 wire.received(data, ())
         finally:
-            wire.set_read_deadline(None)
+            wire.set_deadline(None)
 
     async def _read_body(self, wire: Wire, http: HttpSession) -> bytes:
         """Read the request body up to EndOfMessage (limit: max_body_bytes → 413)."""

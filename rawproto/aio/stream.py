@@ -54,6 +54,9 @@ class Receiver(Protocol):
 
     def connection_lost(self) -> None: ...
 
+    def deadline_passed(self) -> None:
+        """The deadline set with :meth:`Wire.set_deadline` has passed."""
+
 
 #: Pull mode stops reading from the socket while this much is buffered and
 #: unread (TCP's window then slows the peer down), like StreamReader's limit.
@@ -127,7 +130,9 @@ class Wire(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None  # a drain() waiting
         self._lost = False
         self._lost_waiter: asyncio.Future[None] | None = None
-        self._deadline: float | None = None  # read() raises TimeoutError after it
+        # The connection's one timer (see set_deadline): pull mode, read()
+        # raises TimeoutError after it; push mode, the receiver is told.
+        self._deadline: float | None = None
         self._deadline_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol: the event loop calls these --
@@ -236,7 +241,7 @@ class Wire(asyncio.Protocol):
         """Read up to ``n`` bytes; ``b""`` means the peer sent FIN (or reset).
 
         Raises ``TimeoutError`` if it would have to wait past the deadline
-        set with :meth:`set_read_deadline`.
+        set with :meth:`set_deadline`.
         """
         while not self._chunks:
             if self.peer_eof:
@@ -244,15 +249,8 @@ class Wire(asyncio.Protocol):
             if self._deadline is not None:
                 if self._deadline <= self._loop_time():
                     raise TimeoutError("read deadline passed")
-                timer = self._deadline_timer
-                if timer is None or self._deadline < timer.when():
-                    # Armed only when a read must wait; again only if the
-                    # deadline moved earlier than the armed timer.
-                    if timer is not None:
-                        timer.cancel()
-                    self._deadline_timer = asyncio.get_running_loop().call_at(
-                        self._deadline, self._deadline_check
-                    )
+                # Pull mode arms the timer only when a read must wait.
+                self._arm(self._deadline)
             self._reader = asyncio.get_running_loop().create_future()
             try:
                 await self._reader
@@ -277,25 +275,48 @@ class Wire(asyncio.Protocol):
             self.resume_reading(_BY_BUFFER)
         return data
 
-    def set_read_deadline(self, when: float | None) -> None:
-        """From now on, :meth:`read` gives up at loop time ``when`` (None: never).
+    # -- the connection's one timer --
 
-        The plain form is ``async with asyncio.timeout_at(when): await
-        wire.read(n)`` around every read: a Timeout object and a timer per
-        request. Here a connection has at most one timer, armed by the first
-        read that has to wait and re-armed only when it fires early, so a
-        keep-alive request that moves the deadline costs one float assignment.
+    def set_deadline(self, when: float | None) -> None:
+        """Set the connection's deadline to loop time ``when`` (None: no deadline).
+
+        Pull mode: :meth:`read` raises ``TimeoutError`` rather than wait past
+        it (the HTTP server's header and keep-alive timeouts). Push mode: the
+        receiver's ``deadline_passed()`` is called when it passes (a
+        WebSocket's heartbeat and close timeouts).
+
+        The plain form is ``loop.call_later()`` for every timeout and
+        ``cancel()`` when it changes: each a ``TimerHandle`` pushed onto the
+        event loop's heap and taken off again. Here a connection has at most
+        one timer, and moving the deadline *later* costs one assignment: the
+        armed timer fires early, sees the new deadline, and re-arms itself
+        once. Only a deadline moved *earlier* replaces the timer. So the
+        request's header timeout, then the WebSocket's first heartbeat, share
+        one timer (benchmarks/README.md: handshakes).
         """
         self._deadline = when
+        if when is not None and self._receiver is not None:
+            self._arm(when)  # push mode: nobody waits in read(), arm now
+
+    def _arm(self, when: float) -> None:
+        timer = self._deadline_timer
+        if self._lost or (timer is not None and timer.when() <= when):
+            return  # the armed timer fires first and re-arms itself
+        if timer is not None:
+            timer.cancel()
+        self._deadline_timer = asyncio.get_running_loop().call_at(when, self._deadline_check)
 
     def _deadline_check(self) -> None:
         self._deadline_timer = None
         when = self._deadline
-        if when is None:
+        if when is None or self._lost:
             return
         loop = asyncio.get_running_loop()
         if loop.time() < when:  # the deadline moved on since the timer was set
             self._deadline_timer = loop.call_at(when, self._deadline_check)
+        elif self._receiver is not None:
+            self._deadline = None
+            self._receiver.deadline_passed()
         elif self._reader is not None and not self._reader.done():
             self._reader.set_exception(TimeoutError("read deadline passed"))
 
@@ -333,7 +354,8 @@ class Wire(asyncio.Protocol):
         then an EOF or loss that already happened.
         """
         self._receiver = receiver
-        self._cancel_deadline()  # a WebSocket has its own timers
+        if self._deadline is not None:
+            self._arm(self._deadline)  # set before the switch: now it is the receiver's
         self.resume_reading(_BY_BUFFER)
         while self._chunks and self._receiver is receiver:
             chunk = self._chunks.pop(0)

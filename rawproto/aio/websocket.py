@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Literal
 
 from rawproto.aio.stream import Wire
 from rawproto.core import ws
@@ -34,6 +35,7 @@ class ConnectionClosed(Exception):
 
 
 PrintTrace = Callable[[str], None]
+_Due = Literal["ping", "pong", "fin"]
 
 
 class WebSocket:
@@ -49,6 +51,7 @@ class WebSocket:
         "_close_code",
         "_close_reason",
         "_done_waiters",
+        "_due",
         "_failing",
         "_finished",
         "_messages",
@@ -56,7 +59,6 @@ class WebSocket:
         "_pings",
         "_queue_full",
         "_recv_waiters",
-        "_timer",
         "_trace",
         "limits",
         "path",
@@ -97,19 +99,20 @@ class WebSocket:
         self._ping_payloads = ping_payloads or _random_ping_payload
         #: round-trip times of answered pings, seconds (heartbeat and ping())
         self.rtts: list[float] = []
-        #: The one timer: the heartbeat's next ping or pong deadline, or (a
-        #: client after the closing handshake) how long to wait for the server's FIN.
-        self._timer: asyncio.TimerHandle | None = None
+        #: What the connection's one timer (the Wire's deadline) is for: the
+        #: heartbeat's next "ping", its "pong" deadline, or (a client after the
+        #: closing handshake) the wait for the server's "fin". None: nothing.
+        self._due: _Due | None = None
         self._failing: asyncio.Task[None] | None = None  # only while the heartbeat fails
         if trace is not None:
             self._say(format_state("OPEN"))
         wire.note("state", "OPEN")
+        # The heartbeat is a deadline, not a task: an idle connection then
+        # costs a timer handle, not a coroutine (benchmarks/README.md, memory).
         if limits.ping_interval:
-            # The heartbeat is a timer, not a task: an idle connection then
-            # costs a timer handle, not a coroutine (benchmarks/README.md, memory).
-            self._timer = asyncio.get_running_loop().call_later(
-                limits.ping_interval, self._heartbeat_ping
-            )
+            self._set_timer("ping", limits.ping_interval)
+        else:
+            self._set_timer(None)
         if session.has_pending:
             # Frames that arrived together with the handshake come first
             # (their bytes were recorded with the handshake's).
@@ -252,6 +255,22 @@ class WebSocket:
     def connection_lost(self) -> None:
         self._finish(self._final_code(), self._close_reason)
 
+    def deadline_passed(self) -> None:
+        """The Wire's one timer fired: do what it was set for."""
+        due, self._due = self._due, None
+        if due == "ping":
+            self._heartbeat_ping()
+        elif due == "pong":
+            self._heartbeat_expired()
+        elif due == "fin":
+            self.wire.close_soon()
+
+    def _set_timer(self, due: _Due | None, delay: float = 0.0) -> None:
+        """Arm the connection's one timer: ``due`` after ``delay`` seconds (None: disarm)."""
+        self._due = due
+        when = None if due is None else asyncio.get_running_loop().time() + delay
+        self.wire.set_deadline(when)
+
     def _process(self, events: list[ws.Event]) -> None:
         for event in events:
             self._handle(event)
@@ -328,11 +347,7 @@ class WebSocket:
             return
         # §7.1.1: "the client SHOULD wait for the server to close the
         # connection" — bounded: after close_timeout, close anyway.
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(
-            self.limits.close_timeout, wire.close_soon
-        )
+        self._set_timer("fin", self.limits.close_timeout)
 
     def _final_code(self) -> int:
         session = self.session
@@ -346,9 +361,8 @@ class WebSocket:
         self._close_code = code
         if not self._close_reason:
             self._close_reason = reason
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._due is not None:
+            self._set_timer(None)
         if self._trace is not None:
             self._say(format_state(f"CLOSED {code} {self._close_reason}".rstrip()))
         if self.wire.tap is not None:
@@ -413,7 +427,6 @@ class WebSocket:
         form is a task looping ``sleep(interval)`` then ``wait_for(ping(),
         timeout)``; these timer callbacks do the same without a coroutine.)
         """
-        self._timer = None
         if self.session.state is not ws.State.OPEN or self.wire.closing:
             return
         payload = self._ping_payloads()
@@ -421,23 +434,19 @@ class WebSocket:
         frame = ws.Frame("PING", payload)
         self._write_nowait(self.session.send(frame), frame)
         if self.limits.ping_timeout:
-            self._timer = asyncio.get_running_loop().call_later(
-                self.limits.ping_timeout, self._heartbeat_expired, payload
-            )
+            self._set_timer("pong", self.limits.ping_timeout)
 
     def _heartbeat_answered(self) -> None:
         """The heartbeat's Pong came: wait ping_interval, then ask again."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if self.limits.ping_interval and self.session.state is ws.State.OPEN:
-            self._timer = asyncio.get_running_loop().call_later(
-                self.limits.ping_interval, self._heartbeat_ping
-            )
+            self._set_timer("ping", self.limits.ping_interval)
+        elif self._due == "pong":
+            self._set_timer(None)
 
-    def _heartbeat_expired(self, payload: bytes) -> None:
-        self._timer = None
-        if payload in self._pings and self.session.state is ws.State.OPEN:
+    def _heartbeat_expired(self) -> None:
+        # The timer is re-set when the heartbeat's Pong comes, so it fired
+        # with that Pong still missing.
+        if self.session.state is ws.State.OPEN:
             self._failing = asyncio.create_task(
                 self._heartbeat_failed(self.limits.ping_timeout or 0.0),
                 name=f"ws-heartbeat-failed-{self.wire.conn}",
