@@ -18,6 +18,8 @@ Every figure is the best of 5 repeats (the least disturbed), in µs.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import sys
@@ -34,7 +36,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, TextMessage
 
 from rawproto.core import ws
-from rawproto.core.handshake import accept_response, check_upgrade
+from rawproto.core.handshake import GUID, accept_response, check_upgrade
 from rawproto.core.http1 import HttpSession, response
 
 MASK = b"\x37\xfa\x21\x3d"  # RFC 6455 §5.7's example key
@@ -194,6 +196,29 @@ def unmask_c() -> Callable[[], object] | None:
 # --- The opening handshake, server side ----------------------------------------
 
 
+def handshake_engines() -> Callable[[], object]:
+    """What the engines-only benchmark server does: h11 and wsproto, no checks."""
+
+    def accept() -> object:
+        http = h11.Connection(h11.SERVER)
+        http.receive_data(UPGRADE)
+        request = http.next_event()
+        assert isinstance(request, h11.Request)
+        key = next(v for k, v in request.headers if k == b"sec-websocket-key")
+        http.next_event()  # EndOfMessage
+        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+        reply = h11.InformationalResponse(
+            status_code=101,
+            headers=[(b"Upgrade", b"websocket"), (b"Connection", b"Upgrade"),
+                     (b"Sec-WebSocket-Accept", accept)],
+        )  # fmt: skip
+        data = http.send(reply)
+        Connection(ConnectionType.SERVER)
+        return data
+
+    return accept
+
+
 def handshake_rawproto() -> Callable[[], object]:
     def accept() -> object:
         http = HttpSession("server")
@@ -272,6 +297,7 @@ ROWS: list[tuple[str, str, Callable[[], Callable[[], object] | None], int]] = [
     ("unmask 1 MiB", "wsproto XorMaskerSimple", unmask_wsproto, 20),
     ("unmask 1 MiB", "int XOR (plain Python)", unmask_int, 20),
     ("unmask 1 MiB", "websockets.speedups (C)", unmask_c, 200),
+    ("handshake (parse, check, 101)", "h11 + wsproto alone", handshake_engines, 2000),
     ("handshake (parse, check, 101)", "rawproto on h11 + wsproto", handshake_rawproto, 2000),
     ("handshake (parse, check, 101)", "websockets ServerProtocol", handshake_websockets, 2000),
     ("HTTP GET cycle", "h11 alone", http_h11, 5000),

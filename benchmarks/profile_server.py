@@ -17,6 +17,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import time
@@ -72,18 +73,21 @@ def main() -> None:
         )
         cmd = [*pin, sys.executable, "-c", code, str(HERE), args.impl, str(port), str(lifetime)]
         cmd.append(str(out) + ".prof")
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if args.py_spy and py_spy is None:
+        sys.exit("profile_server: py-spy not found (pip install py-spy)")
     server = subprocess.Popen(cmd, env=env)
     spy = None
+    t0 = time.monotonic()
     try:
         run.wait_listening(port, server)
         if args.py_spy:
             spy = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--nonblocking",
+                [py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--nonblocking",
                  "--rate", "400", "-o", str(out) + ".txt",
                  "--duration", str(int(args.duration + 2))],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        t0 = time.monotonic()
         if args.scenario == "http":
             print(run.run_wrk(port, server.pid, args.duration))
         else:
