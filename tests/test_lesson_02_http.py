@@ -7,6 +7,7 @@ failure is answered with. Chapter: docs/02-http-request-response.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import h11
 import pytest
@@ -18,6 +19,7 @@ from lessons import (
 
 from rawproto.aio import HttpConnection, Response, Router, serve
 from rawproto.aio.server import ServerOptions
+from rawproto.app import demo_router
 from rawproto.core.errors import HTTP_STATUS, HttpError
 from rawproto.core.http1 import HttpSession, error_response, response
 from rawproto.core.limits import Limits
@@ -178,6 +180,55 @@ def test_server_answers_a_slow_request_head_with_408_9110_15_5_9() -> None:
             answer = await reader.read()
             assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
             writer.close()
+
+    run(body())
+
+
+def test_server_closes_a_connection_that_never_sends_a_byte_after_header_timeout() -> None:
+    """A client that connects and says nothing has no request to answer: after
+    header_timeout the server just closes (RFC 9112 §9.6 lets either side close
+    an idle connection). Until then it is counted among the connections."""
+
+    async def body() -> None:
+        async with running(limits=Limits(ping_interval=None, header_timeout=0.3)) as server:
+            loop = asyncio.get_running_loop()
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            started = loop.time()
+            await asyncio.sleep(0.05)
+            assert server.connections == 1
+            async with asyncio.timeout(3.0):
+                assert await reader.read() == b""  # FIN, and no status line
+            assert 0.25 <= loop.time() - started < 2.0
+            for _ in range(100):  # bounded: 1 s
+                if server.connections == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert server.connections == 0
+            writer.close()
+
+    run(body())
+
+
+def test_server_shutdown_closes_connections_that_have_sent_nothing_9112_9_6() -> None:
+    """Graceful shutdown closes idle connections at once, including ones that
+    connected and have not sent a byte yet — it does not wait out their
+    header_timeout."""
+
+    async def body() -> None:
+        server = await serve(
+            demo_router(), "127.0.0.1", 0, ServerOptions(limits=Limits(header_timeout=30.0))
+        )
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.sleep(0.05)
+        started = loop.time()
+        await server.shutdown(timeout=5)
+        assert loop.time() - started < 2.0
+        async with asyncio.timeout(2.0):
+            with contextlib.suppress(ConnectionError):
+                assert await reader.read() == b""
+        assert server.connections == 0
+        writer.close()
 
     run(body())
 

@@ -119,7 +119,8 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self.websockets: set[WebSocket] = set()
         self._busy: set[Wire] = set()  # connections in the middle of an HTTP exchange
-        self._idle: set[Wire] = set()
+        self._idle: set[Wire] = set()  # waiting for a request (with a task)
+        self._unstarted: set[Wire] = set()  # connected, nothing sent yet (no task yet)
         self._shutting_down = False
 
     @property
@@ -129,7 +130,7 @@ class Server:
 
     @property
     def connections(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) + len(self._unstarted)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Server:
         opts = self.options
@@ -163,7 +164,7 @@ class Server:
             *(w.close(1001, "server shutting down") for w in list(self.websockets)),
             return_exceptions=True,
         )
-        for wire in list(self._idle):
+        for wire in [*self._idle, *self._unstarted]:
             wire.abort()
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
@@ -175,7 +176,19 @@ class Server:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
 
     def _accept(self, wire: Wire) -> None:
-        """A client connected: run its connection in a task of its own."""
+        """A client connected: its first request head is due within header_timeout.
+
+        Its task starts when there is something to read (see
+        Wire.when_readable): bytes, the peer's FIN, or that deadline passing.
+        """
+        loop = asyncio.get_running_loop()
+        wire.set_deadline(loop.time() + self.options.limits.header_timeout)
+        self._unstarted.add(wire)
+        wire.when_readable(self._start)
+
+    def _start(self, wire: Wire) -> None:
+        """Run the connection in a task of its own."""
+        self._unstarted.discard(wire)
         task = asyncio.get_running_loop().create_task(self._serve(wire))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -193,7 +206,7 @@ class Server:
 
     async def _connection(self, wire: Wire) -> None:
         limits = self.options.limits
-        if len(self._tasks) > limits.max_connections or self._shutting_down:
+        if self.connections > limits.max_connections or self._shutting_down:
             http = HttpSession("server")
             await self._send_error(wire, http, HttpError(503, "too many connections"))
             return
@@ -232,16 +245,17 @@ class Server:
     async def _read_request(self, wire: Wire, http: HttpSession, first: bool) -> h11.Request | None:
         """Read until a full request head is parsed.
 
-        An idle keep-alive connection may wait ``keepalive_timeout`` for its
-        next request; once a request has started, its head must be complete
-        within ``header_timeout`` (slowloris), or we answer 408.
+        A new connection's first bytes are due within ``header_timeout`` of
+        connecting (see _accept); an idle keep-alive connection may wait
+        ``keepalive_timeout`` for its next request; once a request has
+        started, its head must be complete within ``header_timeout``
+        (slowloris), or we answer 408.
         """
         limits = self.options.limits
         started = False
         loop = asyncio.get_running_loop()
-        wire.set_deadline(
-            loop.time() + (limits.header_timeout if first else limits.keepalive_timeout)
-        )
+        if not first:  # the first request's deadline was set when the client connected
+            wire.set_deadline(loop.time() + limits.keepalive_timeout)
         try:
             while True:
                 event = http.next_event()
@@ -266,7 +280,8 @@ class Server:
                     started = True
                     wire.set_deadline(loop.time() + limits.header_timeout)
                 http.receive_data(data)
-                wire.received(data, ())
+                if wire.tap is not None:
+                    wire.received(data, ())
         finally:
             wire.set_deadline(None)
 
@@ -409,7 +424,8 @@ class Server:
             await self._send_error(wire, http, exc)
             return None
         reply = handshake.accept_response(accepted)
-        await wire.write(http.send(reply) or b"", (reply,))
+        if wire.write_nowait(http.send(reply) or b"", (reply,)):
+            await wire.drain()
         # h11 has stopped at the end of the request head: any bytes after it
         # are WebSocket frames, handed over so none is lost.
         session = WsSession(

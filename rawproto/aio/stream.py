@@ -80,6 +80,7 @@ class Wire(asyncio.Protocol):
         "_lost",
         "_lost_waiter",
         "_on_open",
+        "_on_readable",
         "_paused",
         "_reader",
         "_receiver",
@@ -88,9 +89,7 @@ class Wire(asyncio.Protocol):
         "bytes_out",
         "clock",
         "conn",
-        "local",
         "peer_eof",
-        "remote",
         "role",
         "tap",
         "transport",
@@ -109,14 +108,13 @@ class Wire(asyncio.Protocol):
         self.tap = tap
         self.clock = clock
         self.conn = conn_id if conn_id is not None else next_conn_id()
-        self.local: Address | None = None
-        self.remote: Address | None = None
         self.bytes_in = 0
         self.bytes_out = 0
         #: The peer sent FIN (or the connection broke).
         self.peer_eof = False
         self.transport: asyncio.Transport | None = None
         self._on_open = on_open
+        self._on_readable: Callable[[Wire], object] | None = None
         self._eof_sent = False
         self._close_requested = False  # close_soon() was called (not abort())
         # Pull mode: chunks read but not yet taken. A list, not a deque: it
@@ -138,15 +136,14 @@ class Wire(asyncio.Protocol):
     # -- asyncio.Protocol: the event loop calls these --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport = cast(asyncio.Transport, transport)
-        self.local = _address(transport.get_extra_info("sockname"))
-        self.remote = _address(transport.get_extra_info("peername"))
+        self.transport = cast(asyncio.Transport, transport)
         # Small frames should leave at once, not wait for Nagle's algorithm
         # (RFC 9293 §3.7.4, https://www.rfc-editor.org/rfc/rfc9293#section-3.7.4):
         # asyncio's TCP transports already set TCP_NODELAY on every socket
         # they create or accept (asyncio/base_events.py, _set_nodelay), so
         # there is no setsockopt() to repeat here.
-        self.record("send", "open")
+        if self.tap is not None:
+            self.record("send", "open")
         if self._on_open is not None:
             on_open, self._on_open = self._on_open, None
             on_open(self)
@@ -160,6 +157,8 @@ class Wire(asyncio.Protocol):
         self._buffered += len(data)
         if self._buffered > PULL_BUFFER_LIMIT:
             self.pause_reading(_BY_BUFFER)
+        if self._on_readable is not None:
+            self._readable()
         self._wake_reader()
 
     def eof_received(self) -> bool:
@@ -174,7 +173,7 @@ class Wire(asyncio.Protocol):
         # A reset by the peer reads as the end of the stream (and is recorded
         # as such); our own close or abort is not the peer's EOF.
         self._got_eof(record=exc is not None)
-        if self._close_requested:
+        if self._close_requested and self.tap is not None:
             self.record("send", "close")  # the socket is released
         if self._writable is not None and not self._writable.done():
             self._writable.set_exception(ConnectionResetError("connection lost"))
@@ -183,6 +182,8 @@ class Wire(asyncio.Protocol):
             self._lost_waiter.set_result(None)
         if self._receiver is not None:
             self._receiver.connection_lost()
+        elif self._on_readable is not None:
+            self._readable()  # read() now says b""
 
     def pause_writing(self) -> None:
         # The transport's buffer went over its high-water mark. In push mode
@@ -234,6 +235,21 @@ class Wire(asyncio.Protocol):
     def note(self, kind: Kind, text: str) -> None:
         """A state change (``= OPEN``) or an error (``! 1009 ...``) on this connection."""
         self.record("send", kind, note=text)
+
+    # The records' hot paths (open, close, each chunk) test ``self.tap`` before
+    # calling record(): a no-op call per chunk is still a call.
+
+    @property
+    def local(self) -> Address | None:
+        """Our (host, port), once connected."""
+        transport = self.transport
+        return None if transport is None else _address(transport.get_extra_info("sockname"))
+
+    @property
+    def remote(self) -> Address | None:
+        """The peer's (host, port), once connected."""
+        transport = self.transport
+        return None if transport is None else _address(transport.get_extra_info("peername"))
 
     # -- reading: pull mode --
 
@@ -317,6 +333,8 @@ class Wire(asyncio.Protocol):
         elif self._receiver is not None:
             self._deadline = None
             self._receiver.deadline_passed()
+        elif self._on_readable is not None:
+            self._readable()  # read() now raises TimeoutError
         elif self._reader is not None and not self._reader.done():
             self._reader.set_exception(TimeoutError("read deadline passed"))
 
@@ -343,6 +361,8 @@ class Wire(asyncio.Protocol):
         if self._receiver is not None:
             self._receiver.eof_received()
         else:
+            if self._on_readable is not None:
+                self._readable()
             self._wake_reader()
 
     # -- reading: push mode --
@@ -365,6 +385,24 @@ class Wire(asyncio.Protocol):
             receiver.eof_received()
         if self._lost:
             receiver.connection_lost()
+
+    def when_readable(self, callback: Callable[[Wire], object]) -> None:
+        """Call ``callback(self)`` once :meth:`read` would not have to wait:
+        bytes arrived, the peer closed, or the deadline passed.
+
+        A server starts a connection's task with it, so a client that has
+        connected but not sent a byte yet costs a timer (its deadline), not a
+        coroutine parked in ``read()``; and the task's first read finds its
+        bytes already there instead of suspending for them.
+        """
+        self._on_readable = callback
+        if self._deadline is not None:
+            self._arm(self._deadline)  # nobody waits in read() yet: arm now
+
+    def _readable(self) -> None:
+        callback, self._on_readable = self._on_readable, None
+        if callback is not None:
+            callback(self)
 
     def pause_reading(self, why: int = _BY_QUEUE) -> None:
         """Stop reading from the socket: TCP's window then slows the sender down."""
@@ -442,7 +480,7 @@ class Wire(asyncio.Protocol):
         """Close our side (FIN after what is buffered); don't wait."""
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            if not self._eof_sent:
+            if not self._eof_sent and self.tap is not None:
                 self.record("send", "eof")
             self._close_requested = True
             transport.close()

@@ -136,10 +136,17 @@ class WebSocket:
 
     async def recv(self) -> str | bytes:
         """The next complete message; raises :class:`ConnectionClosed` at the end."""
+        message = await self._next_message()
+        if message is None:
+            raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+        return message
+
+    async def _next_message(self) -> str | bytes | None:
+        """The next complete message, or None once the connection is closed."""
         messages = self._messages
         while not messages:
             if self._finished:
-                raise ConnectionClosed(self._close_code or 1006, self._close_reason)
+                return None
             waiter = asyncio.get_running_loop().create_future()
             self._recv_waiters.append(waiter)
             try:
@@ -158,13 +165,9 @@ class WebSocket:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[str | bytes]:
-        while True:
-            if self._finished and not self._messages:
-                return  # the usual end: no exception to build and catch
-            try:
-                yield await self.recv()
-            except ConnectionClosed:
-                return
+        # The usual end of ``async for``: no exception to build and catch.
+        while (message := await self._next_message()) is not None:
+            yield message
 
     async def send(self, message: str | bytes) -> None:
         """Send one message in one frame: ``str`` as TEXT, ``bytes`` as BINARY."""
@@ -244,7 +247,8 @@ class WebSocket:
 
     def data_received(self, data: bytes) -> None:
         events = self.session.receive_data(data)
-        self.wire.received(data, tuple(events) if self.wire.tap is not None else ())
+        if self.wire.tap is not None:
+            self.wire.received(data, tuple(events))
         self._process(events)
 
     def eof_received(self) -> None:
