@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from rawproto.aio.stream import Wire
@@ -161,13 +161,19 @@ class WebSocket:
             self.wire.resume_reading()  # the application caught up
         return message
 
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
+    def __aiter__(self) -> WebSocket:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
-        # The usual end of ``async for``: no exception to build and catch.
-        while (message := await self._next_message()) is not None:
-            yield message
+    async def __anext__(self) -> str | bytes:
+        """``async for message in ws``: each message until the connection closes.
+
+        (A coroutine method rather than an async generator: the event loop
+        tracks every async generator it starts, one more object per connection.)
+        """
+        message = await self._next_message()
+        if message is None:
+            raise StopAsyncIteration  # the usual end: not ConnectionClosed
+        return message
 
     async def send(self, message: str | bytes) -> None:
         """Send one message in one frame: ``str`` as TEXT, ``bytes`` as BINARY."""
