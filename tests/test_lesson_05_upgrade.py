@@ -58,6 +58,10 @@ def test_accept_key_of_the_rfc_example_1_3() -> None:
     assert steps.concatenated == vectors.KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
     assert steps.sha1.hex() == "b37a4f2cc0624f1690f64606cf385945b2bec4ea"
     assert steps.accept == vectors.ACCEPT == handshake.accept_key(vectors.KEY)
+    # accept_key (the server's, once per handshake) and the steps always agree.
+    for _ in range(20):
+        key = handshake.new_key()
+        assert handshake.accept_key(key) == handshake.accept_steps(key).accept
 
 
 def test_client_key_is_16_random_bytes_base64_4_1() -> None:

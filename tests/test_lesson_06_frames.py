@@ -92,6 +92,28 @@ def test_server_decodes_several_frames_from_one_read_5_2() -> None:
     ]
 
 
+def test_frame_events_are_for_watchers_and_change_nothing_else_5_4() -> None:
+    """With ``frames=False`` (an endpoint nobody traces or records) the session
+    reports what frames *mean* — messages, pings, the close — exactly as with
+    frames on, only without a Frame event for each one. Fragments (§5.4) still
+    join into one message."""
+    text = "fragmented ü"
+    raw = text.encode()
+    chunk = (
+        masked_frame(0x01, raw[:5])  # TEXT, FIN=0
+        + masked_frame(0x89, b"p")  # a Ping between fragments (§5.4)
+        + masked_frame(0x80, raw[5:])  # CONT, FIN=1
+        + masked_frame(0x82, b"\x00\x01")  # BINARY
+        + masked_frame(0x88, (1000).to_bytes(2, "big") + b"bye")  # Close
+    )
+    watched = server().receive_data(chunk)
+    quiet = server(frames=False).receive_data(chunk)
+    assert [e for e in quiet if isinstance(e, Frame)] == []
+    assert quiet == [e for e in watched if not isinstance(e, Frame)]
+    assert messages(quiet) == [text, b"\x00\x01"]
+    assert len([e for e in watched if isinstance(e, Frame)]) == 5
+
+
 def test_server_fails_an_unmasked_client_frame_with_1002_5_1() -> None:
     """RFC 6455 §5.1: "a client MUST mask all frames that it sends to the server"
     and "A server MUST close the connection upon receiving a frame that is not masked"."""

@@ -85,6 +85,8 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.path = path
         self._trace = trace
+        # Frame events are for traces and taps: without either, skip them.
+        session.frames = self._watched
         # Received messages not yet taken by recv(); at most max_queue, so a
         # list (56 bytes empty) serves as well as a deque (760 bytes empty).
         self._messages: list[str | bytes] = []

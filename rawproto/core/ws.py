@@ -197,9 +197,14 @@ class WsSession:
         trailing_data: bytes = b"",
         max_message_size: int = MAX_MESSAGE_SIZE,
         masks: MaskSource | None = None,
+        frames: bool = True,
     ) -> None:
         self.role: Role = role
         self.max_message_size = max_message_size
+        #: Report each frame received as a :class:`Frame` event, besides what
+        #: it means? Traces and taps show them; an endpoint nobody watches
+        #: turns this off and saves an object per message.
+        self.frames = frames
         self._masks = masks
         self._conn = Connection(
             ConnectionType.CLIENT if role == "client" else ConnectionType.SERVER
@@ -286,17 +291,22 @@ class WsSession:
         rather than nested generators: this runs for every frame received.)"""
         before = self._conn.state
         for event in self._conn.events():
-            if isinstance(event, WsprotoMessage):
+            # Dispatch on the exact type: wsproto's events derive from abc.ABC,
+            # and isinstance() against an ABC that does not match outright
+            # takes the slow, ABCMeta.__instancecheck__ road. Per frame, that counts.
+            if type(event) is WsprotoText or type(event) is BytesMessage:
                 self._data(event, out)
-            elif isinstance(event, WsprotoPing):
+            elif type(event) is WsprotoPing:
                 payload = bytes(event.payload)
-                out.append(Frame("PING", payload))
+                if self.frames:
+                    out.append(Frame("PING", payload))
                 out.append(Ping(payload))
-            elif isinstance(event, WsprotoPong):
+            elif type(event) is WsprotoPong:
                 payload = bytes(event.payload)
-                out.append(Frame("PONG", payload))
+                if self.frames:
+                    out.append(Frame("PONG", payload))
                 out.append(Pong(payload))
-            elif isinstance(event, CloseConnection):
+            elif type(event) is CloseConnection:
                 if self._conn.state is before:
                     # wsproto reports a parse failure as a CloseConnection
                     # event but leaves its state unchanged (a real Close frame
@@ -311,7 +321,7 @@ class WsSession:
             before = self._conn.state
 
     def _data(self, event: WsprotoMessage[Any], out: list[Event]) -> None:
-        is_text = isinstance(event, WsprotoText)
+        is_text = type(event) is WsprotoText
         chunk: str | bytes = event.data
         raw = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
         self._message_size += len(raw)
@@ -324,7 +334,8 @@ class WsSession:
             return
         if event.frame_finished and event.message_finished and not self._message_parts:
             # The common case: a whole message in one frame, in one read. No copy.
-            out.append(Frame("TEXT" if is_text else "BINARY", raw, True, is_text))
+            if self.frames:
+                out.append(Frame("TEXT" if is_text else "BINARY", raw, True, is_text))
             out.append(Message(chunk if is_text else raw, 1))
             self._message_size = 0
             return
@@ -333,8 +344,9 @@ class WsSession:
         if event.frame_finished:
             opcode: Opcode = ("TEXT" if is_text else "BINARY") if self._frame_is_first else "CONT"
             pieces = self._frame_parts
-            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)  # no copy when whole
-            out.append(Frame(opcode, payload, event.message_finished, is_text))
+            if self.frames:
+                payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)  # no copy if whole
+                out.append(Frame(opcode, payload, event.message_finished, is_text))
             self._frame_parts = []
             self._frame_is_first = event.message_finished
             self._message_frames += 1
@@ -351,8 +363,9 @@ class WsSession:
             self._message_parts, self._message_size, self._message_frames = [], 0, 0
 
     def _peer_close(self, code: int, reason: str, out: list[Event]) -> None:
-        payload = b"" if code == 1005 else code.to_bytes(2, "big") + reason.encode("utf-8")
-        out.append(Frame("CLOSE", payload))
+        if self.frames:
+            payload = b"" if code == 1005 else code.to_bytes(2, "big") + reason.encode("utf-8")
+            out.append(Frame("CLOSE", payload))
         self._close_received = CloseReceived(code, reason)
         out.append(self._close_received)
         if self._close_sent:
