@@ -171,6 +171,7 @@ class Server:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks -= pending  # a task cancelled before it ran never reached its finally
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -189,9 +190,9 @@ class Server:
     def _start(self, wire: Wire) -> None:
         """Run the connection in a task of its own."""
         self._unstarted.discard(wire)
-        task = asyncio.get_running_loop().create_task(self._serve(wire))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # The task leaves self._tasks at the end of _serve (a done-callback
+        # would cost the loop one more callback per connection).
+        self._tasks.add(asyncio.get_running_loop().create_task(self._serve(wire)))
 
     async def _serve(self, wire: Wire) -> None:
         try:
@@ -203,6 +204,7 @@ class Server:
             self._idle.discard(wire)
             if not wire.closing:
                 await wire.close()
+            self._tasks.discard(asyncio.current_task())
 
     async def _connection(self, wire: Wire) -> None:
         limits = self.options.limits
@@ -256,9 +258,11 @@ class Server:
         loop = asyncio.get_running_loop()
         if not first:  # the first request's deadline was set when the client connected
             wire.set_deadline(loop.time() + limits.keepalive_timeout)
+        # On a new connection h11 holds nothing yet: read before asking it.
+        # (A kept-alive one may hold the next request already: ask first.)
         try:
+            event: Any = h11.NEED_DATA if first else http.next_event()
             while True:
-                event = http.next_event()
                 if isinstance(event, h11.Request):
                     return event
                 if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
@@ -275,13 +279,14 @@ class Server:
                     http.receive_eof()
                     if not started:
                         return None
-                    continue
-                if not started:
-                    started = True
-                    wire.set_deadline(loop.time() + limits.header_timeout)
-                http.receive_data(data)
-                if wire.tap is not None:
-                    wire.received(data, ())
+                else:
+                    if not started:
+                        started = True
+                        wire.set_deadline(loop.time() + limits.header_timeout)
+                    http.receive_data(data)
+                    if wire.tap is not None:
+                        wire.received(data, ())
+                event = http.next_event()
         finally:
             wire.set_deadline(None)
 
