@@ -171,8 +171,10 @@ class Wire(asyncio.Protocol):
         self._lost = True
         self._cancel_deadline()
         # A reset by the peer reads as the end of the stream (and is recorded
-        # as such); our own close or abort is not the peer's EOF.
-        self._got_eof(record=exc is not None)
+        # as such); our own close or abort is not the peer's EOF: a reader in
+        # pull mode just sees b"", a receiver hears connection_lost() alone.
+        if exc is not None or self._receiver is None:
+            self._got_eof(record=exc is not None)
         if self._close_requested and self.tap is not None:
             self.record("send", "close")  # the socket is released
         if self._writable is not None and not self._writable.done():
