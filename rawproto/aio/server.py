@@ -182,8 +182,7 @@ class Server:
         Its task starts when there is something to read (see
         Wire.when_readable): bytes, the peer's FIN, or that deadline passing.
         """
-        loop = asyncio.get_running_loop()
-        wire.set_deadline(loop.time() + self.options.limits.header_timeout)
+        wire.set_deadline(wire.loop.time() + self.options.limits.header_timeout)
         self._unstarted.add(wire)
         wire.when_readable(self._start)
 
@@ -192,7 +191,7 @@ class Server:
         self._unstarted.discard(wire)
         # The task leaves self._tasks at the end of _serve (a done-callback
         # would cost the loop one more callback per connection).
-        self._tasks.add(asyncio.get_running_loop().create_task(self._serve(wire)))
+        self._tasks.add(wire.loop.create_task(self._serve(wire)))
 
     async def _serve(self, wire: Wire) -> None:
         try:
@@ -204,7 +203,7 @@ class Server:
             self._idle.discard(wire)
             if not wire.closing:
                 await wire.close()
-            self._tasks.discard(asyncio.current_task())
+            self._tasks.discard(asyncio.current_task(wire.loop))
 
     async def _connection(self, wire: Wire) -> None:
         limits = self.options.limits
@@ -255,7 +254,7 @@ class Server:
         """
         limits = self.options.limits
         started = False
-        loop = asyncio.get_running_loop()
+        loop = wire.loop
         if not first:  # the first request's deadline was set when the client connected
             wire.set_deadline(loop.time() + limits.keepalive_timeout)
         # On a new connection h11 holds nothing yet: read before asking it.

@@ -89,6 +89,7 @@ class Wire(asyncio.Protocol):
         "bytes_out",
         "clock",
         "conn",
+        "loop",
         "peer_eof",
         "role",
         "tap",
@@ -113,6 +114,9 @@ class Wire(asyncio.Protocol):
         #: The peer sent FIN (or the connection broke).
         self.peer_eof = False
         self.transport: asyncio.Transport | None = None
+        # The event loop, looked up once: every asyncio.get_running_loop()
+        # call costs a getpid() system call (it checks for a fork).
+        self.loop = asyncio.get_running_loop()
         self._on_open = on_open
         self._on_readable: Callable[[Wire], object] | None = None
         self._eof_sent = False
@@ -192,7 +196,7 @@ class Wire(asyncio.Protocol):
         # stop reading too: a peer that floods us with Pings but never reads
         # our Pongs must not grow our buffer without end.
         if self._writable is None or self._writable.done():
-            self._writable = asyncio.get_running_loop().create_future()
+            self._writable = self.loop.create_future()
         if self._receiver is not None:
             self.pause_reading(_BY_WRITES)
 
@@ -265,11 +269,11 @@ class Wire(asyncio.Protocol):
             if self.peer_eof:
                 return b""
             if self._deadline is not None:
-                if self._deadline <= self._loop_time():
+                if self._deadline <= self.loop.time():
                     raise TimeoutError("read deadline passed")
                 # Pull mode arms the timer only when a read must wait.
                 self._arm(self._deadline)
-            self._reader = asyncio.get_running_loop().create_future()
+            self._reader = self.loop.create_future()
             try:
                 await self._reader
             finally:
@@ -322,14 +326,14 @@ class Wire(asyncio.Protocol):
             return  # the armed timer fires first and re-arms itself
         if timer is not None:
             timer.cancel()
-        self._deadline_timer = asyncio.get_running_loop().call_at(when, self._deadline_check)
+        self._deadline_timer = self.loop.call_at(when, self._deadline_check)
 
     def _deadline_check(self) -> None:
         self._deadline_timer = None
         when = self._deadline
         if when is None or self._lost:
             return
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         if loop.time() < when:  # the deadline moved on since the timer was set
             self._deadline_timer = loop.call_at(when, self._deadline_check)
         elif self._receiver is not None:
@@ -345,10 +349,6 @@ class Wire(asyncio.Protocol):
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
-
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()
 
     def _wake_reader(self) -> None:
         if self._reader is not None and not self._reader.done():
@@ -491,7 +491,7 @@ class Wire(asyncio.Protocol):
         """Wait (bounded) until the event loop has released the socket."""
         if not self._lost:
             if self._lost_waiter is None:
-                self._lost_waiter = asyncio.get_running_loop().create_future()
+                self._lost_waiter = self.loop.create_future()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._lost_waiter), timeout)
 

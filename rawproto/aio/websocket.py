@@ -149,7 +149,7 @@ class WebSocket:
         while not messages:
             if self._finished:
                 return None
-            waiter = asyncio.get_running_loop().create_future()
+            waiter = self.wire.loop.create_future()
             self._recv_waiters.append(waiter)
             try:
                 await waiter  # _wake() sets it and empties the list
@@ -216,7 +216,7 @@ class WebSocket:
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a Ping and wait for its Pong; returns the round-trip time in seconds."""
         payload = payload if payload is not None else self._ping_payloads()
-        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[float] = self.wire.loop.create_future()
         self._pings[payload] = (self.wire.clock(), waiter)
         await self.send_frame(ws.Frame("PING", payload))
         return await waiter
@@ -234,7 +234,7 @@ class WebSocket:
         """Wait until the connection is fully closed, at most close_timeout more."""
         if self._finished:
             return
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = self.wire.loop.create_future()
         self._done_waiters.append(waiter)
         try:
             async with asyncio.timeout(self.limits.close_timeout):
@@ -280,7 +280,7 @@ class WebSocket:
     def _set_timer(self, due: _Due | None, delay: float = 0.0) -> None:
         """Arm the connection's one timer: ``due`` after ``delay`` seconds (None: disarm)."""
         self._due = due
-        when = None if due is None else asyncio.get_running_loop().time() + delay
+        when = None if due is None else self.wire.loop.time() + delay
         self.wire.set_deadline(when)
 
     def _process(self, events: list[ws.Event]) -> None:
