@@ -172,3 +172,37 @@ def test_client_sees_1006_when_the_server_vanishes_7_1_5() -> None:
         fake.close()
 
     run(body())
+
+
+CLOSE_1000 = masked_frame(0x88, (1000).to_bytes(2, "big"))
+PATHS_OUT_OF_OPEN = {
+    # name: steps, each ("recv", bytes) | ("close",) | ("fail",) | ("eof",) | ("text",)
+    "peer closes, we answer (§5.5.1)": [("recv", CLOSE_1000), ("close",)],
+    "we close, peer answers (§7.1.2)": [("text",), ("close",), ("recv", CLOSE_1000)],
+    "peer breaks the protocol (§7.1.7)": [("recv", b"\x81\x05Hello")],  # unmasked: 1002
+    "we fail it (heartbeat, §7.1.7)": [("fail",)],
+    "TCP ends with no Close (§7.1.5)": [("recv", masked_frame(0x81, b"hi")), ("eof",)],
+    "a Close between two messages": [("recv", masked_frame(0x81, b"a") + CLOSE_1000)],
+}
+
+
+@pytest.mark.parametrize("steps", PATHS_OUT_OF_OPEN.values(), ids=PATHS_OUT_OF_OPEN.keys())
+def test_session_open_is_state_open_on_every_path_to_closed_7(steps) -> None:
+    """``WsSession.open`` is kept as a plain attribute (asked per message sent
+    and per client in a broadcast); it must always equal ``state is OPEN`` —
+    after every step, on every way a WebSocket leaves OPEN (RFC 6455 §7)."""
+    ws = server()
+    assert ws.open and ws.state is State.OPEN
+    for step in steps:
+        if step[0] == "recv":
+            ws.receive_data(step[1])
+        elif step[0] == "close":
+            ws.send_close(1000)
+        elif step[0] == "fail":
+            ws.fail(1011, "no pong")
+        elif step[0] == "eof":
+            ws.receive_eof()
+        else:
+            ws.send_message("still open")
+        assert ws.open == (ws.state is State.OPEN), (step, ws.state)
+    assert not ws.open

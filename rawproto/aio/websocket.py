@@ -134,7 +134,7 @@ class WebSocket:
 
     @property
     def open(self) -> bool:
-        return not self._finished and self.session.state is ws.State.OPEN
+        return self.session.open and not self._finished
 
     async def recv(self) -> str | bytes:
         """The next complete message; raises :class:`ConnectionClosed` at the end."""
@@ -180,7 +180,7 @@ class WebSocket:
     async def send(self, message: str | bytes) -> None:
         """Send one message in one frame: ``str`` as TEXT, ``bytes`` as BINARY."""
         session = self.session
-        if session.state is not ws.State.OPEN:
+        if not session.open:
             raise ConnectionClosed(self._close_code or 1006, self._close_reason)
         # The plain form is ``await self.send_frame(Frame("TEXT", ...))``. This
         # runs once per message, so it is flattened: one coroutine, no Frame
@@ -492,14 +492,19 @@ async def broadcast(sockets: Iterable[WebSocket], message: str | bytes) -> int:
     times. Returns how many sockets it was sent to; closed ones are skipped.
     """
     prepared = ws.prepare_server_message(message)
+    data, frame, events = prepared.data, prepared.frame, (prepared.frame,)
     sent = 0
     full: list[WebSocket] = []
     for sock in sockets:
-        if not (sock.open and sock.session.role == "server"):
+        if not sock.open or sock.session.role != "server":
             continue
         # Write to every socket first, without yielding, so one tick reaches
-        # every client before any of them can slow the loop down...
-        if sock._write_nowait(prepared.data, prepared.frame):
+        # every client before any of them can slow the loop down... (This
+        # loop runs once per client per message: sock._write_nowait(data,
+        # frame), written out, saves two calls and a tuple each time.)
+        if sock._trace is not None:
+            sock._show("send", frame)
+        if sock.wire.write_nowait(data, events):
             full.append(sock)
         sent += 1
     # ...then wait only for the clients whose buffers are over their limit.

@@ -205,6 +205,11 @@ class WsSession:
         #: it means? Traces and taps show them; an endpoint nobody watches
         #: turns this off and saves an object per message.
         self.frames = frames
+        #: ``state is State.OPEN``, kept as a plain attribute: it is asked
+        #: before every message sent, and per client in a broadcast. Set to
+        #: False, once and for good, wherever the state leaves OPEN (a Close
+        #: sent or received, a failure, the end) — it never comes back.
+        self.open = True
         self._masks = masks
         self._conn = Connection(
             ConnectionType.CLIENT if role == "client" else ConnectionType.SERVER
@@ -232,7 +237,10 @@ class WsSession:
             return State.CLOSED
         if self._failed is not None:
             return State.CLOSING
-        return _FROM_WSPROTO[self._conn.state]
+        state = self._conn.state
+        # Asked before every message sent: test the usual answer by identity
+        # (an Enum's hash is a Python-level call) before the table.
+        return State.OPEN if state is ConnectionState.OPEN else _FROM_WSPROTO[state]
 
     @property
     def has_pending(self) -> bool:
@@ -363,6 +371,7 @@ class WsSession:
             self._message_parts, self._message_size, self._message_frames = [], 0, 0
 
     def _peer_close(self, code: int, reason: str, out: list[Event]) -> None:
+        self.open = False
         if self.frames:
             payload = b"" if code == 1005 else code.to_bytes(2, "big") + reason.encode("utf-8")
             out.append(Frame("CLOSE", payload))
@@ -373,10 +382,12 @@ class WsSession:
             out.append(self._finish(code, reason))
 
     def _fail(self, code: int, reason: str) -> Failed:
+        self.open = False
         self._failed = Failed(code, reason)
         return self._failed
 
     def _finish(self, code: int, reason: str) -> Closed:
+        self.open = False
         self._closed = Closed(code, reason)
         return self._closed
 
@@ -418,6 +429,7 @@ class WsSession:
             with _masks_from(self._masks):
                 data = self._conn.send(event)
         if isinstance(event, CloseConnection):
+            self.open = False
             self._close_sent = True
             if self._close_received is not None:
                 self._finish(self._close_received.code, self._close_received.reason)
