@@ -74,6 +74,7 @@ class Wire(asyncio.Protocol):
         "_buffered",
         "_chunks",
         "_close_requested",
+        "_closed_by_us",
         "_deadline",
         "_deadline_timer",
         "_eof_sent",
@@ -121,6 +122,7 @@ class Wire(asyncio.Protocol):
         self._on_readable: Callable[[Wire], object] | None = None
         self._eof_sent = False
         self._close_requested = False  # close_soon() was called (not abort())
+        self._closed_by_us = False  # close_soon() or abort() was called
         # Pull mode: chunks read but not yet taken. A list, not a deque: it
         # rarely holds more than one chunk, and an empty deque costs 760 bytes
         # per connection where an empty list costs 56 (benchmarks: memory).
@@ -443,7 +445,9 @@ class Wire(asyncio.Protocol):
             self.record("send", "data", data, events)
         transport = self.transport
         assert transport is not None
-        if self._lost or transport.is_closing():
+        # (transport.is_closing() says the same, one method call later: this
+        # runs per frame, and per client in a broadcast.)
+        if self._lost or self._closed_by_us:
             return True  # drain() will say the connection is gone
         transport.write(data)
         return self._writable is not None
@@ -484,7 +488,7 @@ class Wire(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             if not self._eof_sent and self.tap is not None:
                 self.record("send", "eof")
-            self._close_requested = True
+            self._close_requested = self._closed_by_us = True
             transport.close()
 
     async def wait_lost(self, timeout: float = 1.0) -> None:
@@ -523,6 +527,7 @@ class Wire(asyncio.Protocol):
             return
         if not transport.is_closing():
             self.record("send", "eof", note="abort")
+        self._closed_by_us = True
         transport.abort()
 
 
