@@ -60,6 +60,7 @@ class WebSocket:
         "_queue_full",
         "_recv_waiters",
         "_trace",
+        "_watched",
         "limits",
         "path",
         "rtts",
@@ -85,7 +86,9 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.path = path
         self._trace = trace
-        # Frame events are for traces and taps: without either, skip them.
+        #: Does a tap or a trace read what we send? Only then build Frame
+        #: objects (and ask the session for Frame events): see send().
+        self._watched = wire.tap is not None or trace is not None
         session.frames = self._watched
         # Received messages not yet taken by recv(); at most max_queue, so a
         # list (56 bytes empty) serves as well as a deque (760 bytes empty).
@@ -287,7 +290,7 @@ class WebSocket:
         for event in events:
             self._handle(event)
         session = self.session
-        if session.failure is not None or session.state is ws.State.CLOSED:
+        if not session.open and (session.failure is not None or session.state is ws.State.CLOSED):
             # §7.1.7: after failing, stop reading and close TCP; after a clean
             # closing handshake, close TCP in the order §7.1.1 asks for.
             self._close_tcp()
@@ -394,11 +397,6 @@ class WebSocket:
         waiters.clear()
 
     # -- the machinery: bytes out --
-
-    @property
-    def _watched(self) -> bool:
-        """Does a tap or a trace read what we send? (Only then build Frame objects.)"""
-        return self.wire.tap is not None or self._trace is not None
 
     def _say(self, line: str) -> None:
         if self._trace is not None:

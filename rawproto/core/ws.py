@@ -267,13 +267,14 @@ class WsSession:
         """
         if self._pending:
             data, self._pending = self._pending + data, b""
-        if self._failed is not None or self._closed is not None:
-            # §7.1.7: "An endpoint MUST NOT continue to attempt to process data
-            # (including a responding Close frame) from the remote endpoint
-            # after being instructed to _Fail the WebSocket Connection_."
-            return []
-        if self._conn.state in (ConnectionState.CLOSED, ConnectionState.REMOTE_CLOSING):
-            return []  # nothing may follow a Close frame (§5.5.1)
+        if not self.open:  # (while OPEN, none of these can be true)
+            if self._failed is not None or self._closed is not None:
+                # §7.1.7: "An endpoint MUST NOT continue to attempt to process data
+                # (including a responding Close frame) from the remote endpoint
+                # after being instructed to _Fail the WebSocket Connection_."
+                return []
+            if self._conn.state in (ConnectionState.CLOSED, ConnectionState.REMOTE_CLOSING):
+                return []  # nothing may follow a Close frame (§5.5.1)
         self._conn.receive_data(data)
         events: list[Event] = []
         self._translate(events)
