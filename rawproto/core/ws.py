@@ -429,7 +429,7 @@ class WsSession:
         else:
             with _masks_from(self._masks):
                 data = self._conn.send(event)
-        if isinstance(event, CloseConnection):
+        if type(event) is CloseConnection:  # (not isinstance: see _translate)
             self.open = False
             self._close_sent = True
             if self._close_received is not None:
