@@ -252,9 +252,10 @@ def median(values: list[float]) -> float:
 
 
 def run_scenario(sc: Scenario, opts: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
-    rounds: dict[str, list[dict[str, float]]] = {impl: [] for impl in sc.impls}
+    impls = [i for i in sc.impls if not opts.impl or i in opts.impl or i in (sc.peer, sc.also_vs)]
+    rounds: dict[str, list[dict[str, float]]] = {impl: [] for impl in impls}
     for r in range(opts.rounds):
-        order = sc.impls[r % len(sc.impls) :] + sc.impls[: r % len(sc.impls)]
+        order = impls[r % len(impls) :] + impls[: r % len(impls)]
         for impl in order:
             t0 = time.monotonic()
             try:
@@ -296,7 +297,7 @@ def render(results: dict[str, dict[str, list[dict[str, float]]]], opts: argparse
         head = ["server"] + [m.label for m in sc.metrics]
         head += [f"{k} ÷ {p}" for p in ref for k in ratio_keys]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for impl in sc.impls:
+        for impl in rounds:
             row = [impl + LABELS.get(impl, "")]
             for m in sc.metrics:
                 v = median([float(x.get(m.key, float("nan"))) for x in rounds[impl]])
@@ -351,6 +352,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable; default: all"
+    )
+    parser.add_argument(
+        "--impl", action="append", help="only these (repeatable; each scenario's peer always runs)"
     )
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--duration", type=float, help="seconds measured per run")

@@ -189,6 +189,8 @@ class Server:
     def _start(self, wire: Wire) -> None:
         """Run the connection in a task of its own."""
         self._unstarted.discard(wire)
+        if wire.closing:
+            return  # reset, or aborted by shutdown() before it sent a byte: nothing to answer
         # The task leaves self._tasks at the end of _serve (a done-callback
         # would cost the loop one more callback per connection).
         self._tasks.add(wire.loop.create_task(self._serve(wire)))

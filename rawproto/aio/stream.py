@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -62,12 +63,27 @@ class Receiver(Protocol):
 #: unread (TCP's window then slows the peer down), like StreamReader's limit.
 PULL_BUFFER_LIMIT = READ_SIZE
 
+#: One receive buffer per event loop, shared by all its connections (see
+#: Wire.get_buffer). Only one callback runs at a time on a loop, and each
+#: read is copied out before the next one, so sharing is safe.
+_RECEIVE_BUFFERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _receive_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+    view = _RECEIVE_BUFFERS.get(loop)
+    if view is None:
+        view = _RECEIVE_BUFFERS[loop] = memoryview(bytearray(READ_SIZE))
+    return view
+
+
 _BY_QUEUE = 1  # the receiver asked to stop (its message queue is full)
 _BY_WRITES = 2  # our send buffer is over its high-water mark (see pause_writing)
 _BY_BUFFER = 4  # pull mode: PULL_BUFFER_LIMIT bytes are waiting to be read
 
 
-class Wire(asyncio.Protocol):
+class Wire(asyncio.BufferedProtocol):
     """One TCP connection as seen by one endpoint."""
 
     __slots__ = (
@@ -83,6 +99,7 @@ class Wire(asyncio.Protocol):
         "_on_open",
         "_on_readable",
         "_paused",
+        "_rbuf",
         "_reader",
         "_receiver",
         "_writable",
@@ -118,6 +135,7 @@ class Wire(asyncio.Protocol):
         # The event loop, looked up once: every asyncio.get_running_loop()
         # call costs a getpid() system call (it checks for a fork).
         self.loop = asyncio.get_running_loop()
+        self._rbuf = _receive_buffer(self.loop)
         self._on_open = on_open
         self._on_readable: Callable[[Wire], object] | None = None
         self._eof_sent = False
@@ -154,7 +172,22 @@ class Wire(asyncio.Protocol):
             on_open, self._on_open = self._on_open, None
             on_open(self)
 
+    # Reading: a plain asyncio.Protocol is handed each read as a new bytes
+    # object: ``sock.recv(256 KiB)`` allocates 256 KiB, shrinks it to what
+    # arrived and frees it later. Blocks that big come from mmap(), so every
+    # read cost mmap + mremap + munmap and fresh page faults (strace: three
+    # per read; ~10 % of a handshake's time, benchmarks/README.md). As a
+    # BufferedProtocol the Wire lends the loop one buffer to recv_into() and
+    # copies out exactly the bytes that arrived.
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._rbuf[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
+        """Each chunk read from the socket, as a bytes object of its own."""
         self.bytes_in += len(data)
         if self._receiver is not None:
             self._receiver.data_received(data)
@@ -190,8 +223,6 @@ class Wire(asyncio.Protocol):
             self._lost_waiter.set_result(None)
         if self._receiver is not None:
             self._receiver.connection_lost()
-        elif self._on_readable is not None:
-            self._readable()  # read() now says b""
 
     def pause_writing(self) -> None:
         # The transport's buffer went over its high-water mark. In push mode
