@@ -34,6 +34,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
+CLIENTS = 1000  #: broadcast: clients per message
+
 #: (operations in the short run, in the long run) per scenario
 COUNTS = {"handshake": (200, 600), "small": (1000, 3000), "broadcast": (20, 60)}
 UNITS = {
@@ -143,7 +145,7 @@ async def workload(scenario: str, impl: str, n: int) -> None:
 
         await asyncio.gather(*(echoes(n // 10) for _ in range(10)))
     else:  # broadcast: one message to 1,000 clients, n times (clients read in between)
-        clients = [await connect("/bcast") for _ in range(1000)]
+        clients = [await connect("/bcast") for _ in range(CLIENTS)]
         await asyncio.sleep(0.2)
         for i in range(n):
             await send_all(f'{{"n": {i}, "payload": "0123456789abcdef"}}')  # type: ignore[operator]
@@ -178,12 +180,15 @@ def instructions(scenario: str, impl: str, n: int, tree: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", nargs="*", choices=list(COUNTS), default=list(COUNTS))
+    parser.add_argument("scenario", nargs="*", help=f"{', '.join(COUNTS)} (default: all)")
     parser.add_argument("--impl", action="append", help="repeatable; default: all for the scenario")
     parser.add_argument(
         "--tree", type=Path, action="append", help="a rawproto checkout to count (repeatable)"
     )
     args = parser.parse_args()
+    for name in args.scenario:
+        if name not in COUNTS:
+            parser.error(f"no scenario {name!r} (choose from {', '.join(COUNTS)})")
     if shutil.which("valgrind") is None:
         raise SystemExit("instructions: valgrind not found (Debian package valgrind)")
     trees = args.tree or [ROOT]
@@ -195,7 +200,8 @@ def main() -> None:
                 a = instructions(scenario, impl, short, tree)
                 b = instructions(scenario, impl, long, tree)
                 label = impl if len(trees) == 1 or impl != "rawproto" else f"{impl} ({tree})"
-                print(f"  {label:30s} {(b - a) / (long - short) / 1000:8.1f}", flush=True)
+                per = (b - a) / (long - short) / (CLIENTS if scenario == "broadcast" else 1)
+                print(f"  {label:30s} {per / 1000:8.1f}", flush=True)
 
 
 if __name__ == "__main__":
