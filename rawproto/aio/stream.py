@@ -368,7 +368,7 @@ class Wire(asyncio.BufferedProtocol):
             return
         loop = self.loop
         if loop.time() < when:  # the deadline moved on since the timer was set
-            self._deadline_timer = loop.call_at(when, self._deadline_check)
+            self._arm(when)
         elif self._receiver is not None:
             self._deadline = None
             self._receiver.deadline_passed()

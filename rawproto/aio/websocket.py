@@ -211,7 +211,7 @@ class WebSocket:
 
     async def send_frame(self, frame: ws.Frame) -> None:
         """Send one frame exactly as given (fragments, pings between them...)."""
-        if self.session.state is not ws.State.OPEN:
+        if not self.session.open:
             raise ConnectionClosed(self._close_code or 1006, self._close_reason)
         data = self.session.send(frame)
         await self._write(data, frame)
@@ -226,7 +226,7 @@ class WebSocket:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Run the closing handshake (§7.1.2) and close TCP; bounded by close_timeout."""
-        if self.session.state is ws.State.OPEN:
+        if self.session.open:
             frame = self.session.frame_for_close(code, reason)
             data = self.session.send_close(code, reason)
             with contextlib.suppress(ConnectionClosed):
@@ -437,7 +437,7 @@ class WebSocket:
         form is a task looping ``sleep(interval)`` then ``wait_for(ping(),
         timeout)``; these timer callbacks do the same without a coroutine.)
         """
-        if self.session.state is not ws.State.OPEN or self.wire.closing:
+        if not self.session.open or self.wire.closing:
             return
         payload = self._ping_payloads()
         self._pings[payload] = (self.wire.clock(), None)
@@ -448,7 +448,7 @@ class WebSocket:
 
     def _heartbeat_answered(self) -> None:
         """The heartbeat's Pong came: wait ping_interval, then ask again."""
-        if self.limits.ping_interval and self.session.state is ws.State.OPEN:
+        if self.limits.ping_interval and self.session.open:
             self._set_timer("ping", self.limits.ping_interval)
         elif self._due == "pong":
             self._set_timer(None)
@@ -456,7 +456,7 @@ class WebSocket:
     def _heartbeat_expired(self) -> None:
         # The timer is re-set when the heartbeat's Pong comes, so it fired
         # with that Pong still missing.
-        if self.session.state is ws.State.OPEN:
+        if self.session.open:
             self._failing = asyncio.create_task(
                 self._heartbeat_failed(self.limits.ping_timeout or 0.0),
                 name=f"ws-heartbeat-failed-{self.wire.conn}",
