@@ -313,6 +313,14 @@ def render(results: dict[str, dict[str, list[dict[str, float]]]], opts: argparse
             verdict = "yes" if met else "NO"
             verdicts.append(f"| {name} | {key} ÷ {sc.peer} {op} {bound:g} | {r:.2f}× | {verdict} |")
         if name == "broadcast":
+            if getattr(opts, "floor", ""):
+                lines += [
+                    "The schedule's floor on this machine (`sendfloor.py`: bare `send()`s,",
+                    "no event loop, the reader on CPU 1):",
+                    "",
+                    "    " + opts.floor.replace("\n", "\n    "),
+                    "",
+                ]
             raw = rounds["rawproto"]
             ok = all(x.get("delivered", 0) >= 1.0 and x.get("schedule_kept") for x in raw)
             verdicts.append(
@@ -375,6 +383,18 @@ def main() -> None:
     print(info, flush=True)
     started = time.time()
     results = {}
+    args.floor = ""
+    if "broadcast" in names:
+        # What 1,000 bare send()s per tick cost here: the schedule's floor.
+        floor = subprocess.run(
+            [sys.executable, str(HERE / "sendfloor.py"), "--ticks", str(args.ticks)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        args.floor = floor.stdout.strip() or f"sendfloor.py failed: {floor.stderr.strip()[-200:]}"
+        print(args.floor, flush=True)
     for name in names:
         results[name] = run_scenario(SCENARIOS[name], args)
     table = render(results, args)
