@@ -6,6 +6,7 @@ Chapter: docs/06-frames-and-masking.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -20,7 +21,7 @@ from lessons import (
     server,
 )
 
-from rawproto.aio import Router, connect
+from rawproto.aio import ConnectionClosed, Router, connect
 from rawproto.core.limits import Limits
 from rawproto.core.trace import Recorder
 from rawproto.core.ws import (
@@ -318,6 +319,63 @@ def test_broadcast_encodes_once_and_reaches_every_client_5_1() -> None:
             assert await broadcast(server_sockets, "tick 1") == 5
             assert [await c.recv() for c in clients] == ["tick 1"] * 5
             for c in clients:
+                await c.close()
+
+    run(body())
+
+
+def test_broadcast_records_each_copy_once_and_skips_a_connection_we_closed_5_1() -> None:
+    """One encoding (RFC 6455 §5.1), one record per client: the tap (and the
+    dashboard's byte counters) see each client's copy once. A connection whose
+    TCP we are already closing gets nothing — no write, no record, no count —
+    and the others still get theirs."""
+    from rawproto.aio.websocket import broadcast
+
+    server_sockets = []
+    ready = asyncio.Event()
+
+    async def hold(ws) -> None:
+        server_sockets.append(ws)
+        if len(server_sockets) == 4:
+            ready.set()
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()
+
+    router = Router()
+    router.websocket("/hold", hold)
+    frame = b"\x81\x06tick 1"  # FIN + text, unmasked, 6 bytes (§5.2)
+
+    def sent_by(sock) -> list[bytes]:
+        return [
+            r.data
+            for r in rec.records
+            if r.conn == sock.wire.conn and r.direction == "send" and r.kind == "data"
+        ]
+
+    rec = Recorder()
+
+    async def body() -> None:
+        async with running(router, tap=rec) as server:
+            clients = [await connect(f"ws://127.0.0.1:{server.port}/hold") for _ in range(4)]
+            await ready.wait()
+            gone, *live = server_sockets
+            gone.wire.close_soon()  # our FIN is queued; the session has not noticed yet
+            before = {sock: (sent_by(sock), sock.wire.bytes_out) for sock in server_sockets}
+            assert await broadcast(server_sockets, "tick 1") == 3
+            for sock in live:
+                records, count = before[sock]
+                assert sent_by(sock) == [*records, frame]
+                assert sock.wire.bytes_out == count + len(frame)
+            assert (sent_by(gone), gone.wire.bytes_out) == before[gone]
+            # The plain form agrees: write_nowait() writes and records nothing
+            # there, and asks its caller to drain(), which reports the loss.
+            assert gone.wire.write_nowait(frame) is True
+            assert (sent_by(gone), gone.wire.bytes_out) == before[gone]
+            first, *others = clients
+            assert [await c.recv() for c in others] == ["tick 1"] * 3
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.recv(), 5)
+            for c in others:
                 await c.close()
 
     run(body())

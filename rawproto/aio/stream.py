@@ -471,15 +471,15 @@ class Wire(asyncio.BufferedProtocol):
         """
         if not data:
             return False
-        self.bytes_out += len(data)
-        if self.tap is not None:
-            self.record("send", "data", data, events)
         transport = self.transport
         assert transport is not None
         # (transport.is_closing() says the same, one method call later: this
-        # runs per frame, and per client in a broadcast.)
+        # runs per frame.) Bytes that will never be written are not recorded.
         if self._lost or self._closed_by_us:
             return True  # drain() will say the connection is gone
+        self.bytes_out += len(data)
+        if self.tap is not None:
+            self.record("send", "data", data, events)
         transport.write(data)
         return self._writable is not None
 
