@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import selectors
 import socket
 import statistics
@@ -69,9 +70,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients < 1 or args.ticks < 1:
         parser.error("--clients and --ticks must be at least 1")
+    # Each side holds one descriptor per client: more than the usual 1,024.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.reader:
         os.sched_setaffinity(0, {1})
-        reader(args.reader, args.clients, args.ticks * len(FRAME))
+        try:
+            reader(args.reader, args.clients, args.ticks * len(FRAME))
+        except OSError as exc:
+            parser.exit(1, f"sendfloor reader: {exc}\n")
         return
     if (os.cpu_count() or 1) < 2:
         parser.exit(1, "sendfloor: needs 2 CPUs (server and reader on different cores)\n")
@@ -109,6 +116,8 @@ def main() -> None:
                 s.send(FRAME)
             ticks.append(time.perf_counter() - t)
         status = child.wait(timeout=READER_DEADLINE + 10)
+    except (OSError, subprocess.TimeoutExpired) as exc:  # TimeoutError is an OSError
+        parser.exit(1, f"sendfloor: {exc or type(exc).__name__}\n")
     finally:
         if child.poll() is None:
             child.kill()
