@@ -313,7 +313,7 @@ def render(results: dict[str, dict[str, list[dict[str, float]]]], opts: argparse
             verdict = "yes" if met else "NO"
             verdicts.append(f"| {name} | {key} ÷ {sc.peer} {op} {bound:g} | {r:.2f}× | {verdict} |")
         if name == "broadcast":
-            if getattr(opts, "floor", ""):
+            if opts.floor:
                 lines += [
                     "The schedule's floor on this machine (`sendfloor.py`: bare `send()`s,",
                     "no event loop, the reader on CPU 1):",

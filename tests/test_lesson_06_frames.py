@@ -296,21 +296,29 @@ def test_every_byte_is_recorded_once_on_each_side() -> None:
     run(body())
 
 
-def test_broadcast_encodes_once_and_reaches_every_client_5_1() -> None:
-    """RFC 6455 §5.1: server frames are unmasked, so one encoding serves every client."""
-    from rawproto.aio.websocket import broadcast
-
-    server_sockets = []
+def hold_endpoint(count: int) -> tuple[Router, list, asyncio.Event]:
+    """A /hold endpoint whose server-side sockets wait for their client to
+    close; ``ready`` is set once ``count`` of them are open."""
+    server_sockets: list = []
     ready = asyncio.Event()
 
     async def hold(ws) -> None:
         server_sockets.append(ws)
-        if len(server_sockets) == 5:
+        if len(server_sockets) == count:
             ready.set()
-        await ws.recv()
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()
 
     router = Router()
     router.websocket("/hold", hold)
+    return router, server_sockets, ready
+
+
+def test_broadcast_encodes_once_and_reaches_every_client_5_1() -> None:
+    """RFC 6455 §5.1: server frames are unmasked, so one encoding serves every client."""
+    from rawproto.aio.websocket import broadcast
+
+    router, server_sockets, ready = hold_endpoint(5)
 
     async def body() -> None:
         async with running(router) as server:
@@ -331,18 +339,7 @@ def test_broadcast_records_each_copy_once_and_skips_a_connection_we_closed_5_1()
     and the others still get theirs."""
     from rawproto.aio.websocket import broadcast
 
-    server_sockets = []
-    ready = asyncio.Event()
-
-    async def hold(ws) -> None:
-        server_sockets.append(ws)
-        if len(server_sockets) == 4:
-            ready.set()
-        with contextlib.suppress(ConnectionClosed):
-            await ws.recv()
-
-    router = Router()
-    router.websocket("/hold", hold)
+    router, server_sockets, ready = hold_endpoint(4)
     frame = b"\x81\x06tick 1"  # FIN + text, unmasked, 6 bytes (§5.2)
 
     def sent_by(sock) -> list[bytes]:
