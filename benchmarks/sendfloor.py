@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import selectors
 import socket
 import statistics
 import subprocess
 import sys
 import time
+
+from servers import raise_fd_limit  # this folder's
 
 #: What servers.py's ticker sends per tick: "i <monotonic seconds>", 20 bytes
 #: of text in an unmasked server frame (RFC 6455 §5.2: FIN + opcode 1, length).
@@ -70,9 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients < 1 or args.ticks < 1:
         parser.error("--clients and --ticks must be at least 1")
-    # Each side holds one descriptor per client: more than the usual 1,024.
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_fd_limit()  # each side holds one descriptor per client
     if args.reader:
         os.sched_setaffinity(0, {1})
         try:

@@ -491,37 +491,18 @@ async def broadcast(sockets: Iterable[WebSocket], message: str | bytes) -> int:
     """
     prepared = ws.prepare_server_message(message)
     data, frame, events = prepared.data, prepared.frame, (prepared.frame,)
-    sent = 0
-    full: list[WebSocket] = []
+    # Write to every socket first, without yielding, so one tick reaches
+    # every client before any of them can slow the loop down (Wire.write_each)...
+    wires: list[Wire] = []
     for sock in sockets:
-        # Write to every socket first, without yielding, so one tick reaches
-        # every client before any of them can slow the loop down...
-        #
-        # The plain form of this loop's body is
-        #     if sock.open and sock.wire.write_nowait(data, events):
-        #         full.append(sock)
-        # written out here because it runs once per client per message (1,000
-        # clients every 10 ms in the benchmark): the property and method calls
-        # were ~2 k of the ~25 k instructions a client cost per broadcast,
-        # where a bare transport.write() costs ~21 k (benchmarks/README.md).
-        # One difference: a connection we are already closing is skipped (no
-        # write, no record, not counted), where write_nowait() would hand it
-        # to drain() to report the loss.
-        session, wire = sock.session, sock.wire
+        # (``sock.open``, written out: this runs once per client per message.)
+        session = sock.session
         if not session.open or sock._finished or session.role != "server":
             continue
-        transport = wire.transport
-        if wire._lost or wire._closed_by_us or transport is None:
-            continue
-        if sock._trace is not None:
+        if sock._trace is not None and not sock.wire.closing:
             sock._show("send", frame)
-        wire.bytes_out += len(data)
-        if wire.tap is not None:
-            wire.record("send", "data", data, events)
-        transport.write(data)
-        if wire._writable is not None:
-            full.append(sock)
-        sent += 1
+        wires.append(sock.wire)
+    sent, full = Wire.write_each(wires, data, events)
     # ...then wait only for the clients whose buffers are over their limit.
-    await asyncio.gather(*(s.wire.drain() for s in full), return_exceptions=True)
+    await asyncio.gather(*(wire.drain() for wire in full), return_exceptions=True)
     return sent
